@@ -1,0 +1,13 @@
+"""GeoCSP explorer: Streamlit entry point (``streamlit run app.py``). Pages live in ``pages/``."""
+
+import streamlit as st
+
+# An emoji icon: a ":material/...:" icon here would make the browser fetch a favicon from the web.
+st.set_page_config(page_title="GeoCSP", page_icon="🌍", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/overview.py", title="Overview", icon=":material/public:", default=True),
+    ]
+)
+navigation.run()

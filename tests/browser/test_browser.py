@@ -1,0 +1,121 @@
+"""End to end in headless Chromium: the Overview map renders from local assets and nothing leaves the machine."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+SCREENSHOT = ARTIFACTS / "screenshots" / "overview.png"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {server.returncode}; see {ARTIFACTS / 'streamlit.log'}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def app_url(built_assets, request):
+    """A streamlit server on a free local port, stopped by its PID when the module's tests end."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = _free_port()
+    log = (ARTIFACTS / "streamlit.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+    def stop() -> None:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+    request.addfinalizer(stop)
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(url, server)
+    return url
+
+
+def test_overview_map_renders_offline(app_url):
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    failures: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1300})
+            context.on("request", lambda req: requests.append(req.url))
+            context.on("requestfailed", lambda req: failures.append(f"{req.url} ({req.failure})"))
+            context.on("response", lambda res: res.status >= 400 and failures.append(f"{res.url} ({res.status})"))
+            page = context.new_page()
+            page.goto(app_url, wait_until="domcontentloaded")
+            # The first run may build the default dataset (under a minute) before the page fills in.
+            page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
+            frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+            container = frame.locator(".leaflet-container")
+            container.wait_for(timeout=60_000)
+            frame.locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=30_000)
+            overlay = frame.locator("img.leaflet-image-layer")
+            overlay.wait_for(timeout=30_000)
+            page.wait_for_function(
+                """() => {
+                    const doc = document.querySelector('iframe[title="streamlit_folium.st_folium"]').contentDocument;
+                    const img = doc && doc.querySelector('img.leaflet-image-layer');
+                    return img && img.complete && img.naturalWidth > 0;
+                }""",
+                timeout=30_000,
+            )
+            assert frame.locator(".leaflet-control-zoom").count() == 1
+            box = container.bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 300
+            page.wait_for_timeout(1500)  # let the canvas and the charts finish drawing
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+
+    remote = sorted({url for url in requests if urlparse(url).scheme in {"http", "https", "ws", "wss"}
+                     and urlparse(url).hostname not in LOCAL_HOSTS})
+    assert not remote, f"requests left the machine: {remote}"
+    assert any("/app/static/vendor/leaflet/leaflet.js" in url for url in requests)
+    assert any("/app/static/vendor/basemap/bluemarble_mercator.jpg" in url for url in requests)
+    assert not failures, f"failed requests: {failures}"
