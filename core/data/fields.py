@@ -1,0 +1,48 @@
+"""Validating the location and time fields loaders read from dataset files (one rule for all loaders)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.coords import CoordinateError, validate_lonlat
+from core.data.errors import DatasetError
+
+
+def checked_location(lon: float, lat: float, path: str | Path, where: str) -> tuple[float, float]:
+    """(lon, lat) in degrees after validation; ``where`` (e.g. "row 3") locates the record in ``path``.
+
+    Both NaN means "location unknown" and is returned as is. One NaN, a longitude outside
+    [-180, 180] or a latitude outside [-90, 90] raises :class:`DatasetError`.
+    """
+    if math.isnan(lon) and math.isnan(lat):
+        return lon, lat
+    if abs(lon) > 180.0:
+        raise DatasetError(path, f"{where}: longitude {lon:.6g} is outside [-180, 180]")
+    try:
+        (checked_lon, checked_lat), = validate_lonlat(lonlat=[lon, lat])
+    except CoordinateError as exc:
+        raise DatasetError(path, f"{where}: {exc}") from exc
+    return float(checked_lon), float(checked_lat)
+
+
+def parse_number(text: object, path: str | Path, where: str, what: str) -> float:
+    """A float from a file field (empty or None reads as NaN); anything else non-numeric raises."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return math.nan
+    try:
+        return float(text)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(path, f"{where}: {what} {text!r} is not a number") from exc
+
+
+def parse_timestamp(text: object, path: str | Path, where: str) -> datetime | None:
+    """An ISO 8601 timestamp (naive ones read as UTC); None or empty gives None, garbage raises."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    try:
+        value = datetime.fromisoformat(str(text).strip())
+    except ValueError as exc:
+        raise DatasetError(path, f"{where}: timestamp {text!r} is not an ISO 8601 date/time") from exc
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

@@ -1,0 +1,53 @@
+"""The dataset formats users can bring, and loading one from a path inside the data root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.data.base import GeoImageDataset
+from core.data.csv_dataset import load_geo_csv
+from core.data.errors import DatasetError
+from core.data.fmow import load_fmow
+from core.data.inat import load_inat2018
+from core.data.paths import data_root, resolve_inside
+from core.data.photo_folder import load_photo_folder
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """A loader taking the dataset path first, what it expects, and which options are paths too."""
+
+    loader: Callable[..., GeoImageDataset]
+    description: str
+    path_options: tuple[str, ...] = ()
+
+
+DATASET_FORMATS: dict[str, DatasetFormat] = {
+    "fmow": DatasetFormat(load_fmow, "fMoW-rgb folder: {split}/{category}/{category}_{site}/*_rgb.jpg + JSON"),
+    "inat2018": DatasetFormat(load_inat2018, "iNat2018 folder: {split}2018.json + {split}2018_locations.json"),
+    "geo_csv": DatasetFormat(
+        load_geo_csv, "CSV file with columns path,label,lat,lon[,timestamp] over an image folder", ("image_root",)
+    ),
+    "photo_folder": DatasetFormat(load_photo_folder, "folder of your own photos, located by their EXIF GPS"),
+}
+
+
+def _inside_data_root(path: str | Path) -> Path:
+    root = data_root()
+    try:
+        return resolve_inside(root, path)
+    except DatasetError as exc:
+        raise DatasetError(path, f"datasets must be inside the data folder {root}") from exc
+
+
+def load_user_dataset(fmt: str, path: str | Path, **options) -> GeoImageDataset:
+    """Load the dataset of format ``fmt`` at ``path`` (relative to, and never outside, the data root)."""
+    if fmt not in DATASET_FORMATS:
+        raise DatasetError(path, f"unknown dataset format {fmt!r}; known: {', '.join(DATASET_FORMATS)}")
+    spec = DATASET_FORMATS[fmt]
+    for key in spec.path_options:
+        if options.get(key) is not None:
+            options[key] = _inside_data_root(options[key])
+    return spec.loader(_inside_data_root(path), **options)

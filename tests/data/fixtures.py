@@ -1,0 +1,245 @@
+"""Writers of test data in exactly the real on-disk formats (reusable by any test: import from here).
+
+- photos (JPEG, PNG, HEIC, AVIF, TIFF) with EXIF GPS written by piexif: :func:`photo_bytes`,
+  :func:`jpeg_with_gps_bytes`, :func:`gps_ifd`; damaged files: :func:`truncated_jpeg_bytes`,
+  :func:`png_header_bytes` (a huge PNG that is only a header);
+- fMoW-rgb trees: :func:`write_fmow_site`, :func:`write_fmow_tree`;
+- iNat2018 JSONs and images: :func:`write_inat2018`, :data:`INAT_IMAGES`;
+- GeoImageNet-style CSVs: :func:`write_geo_csv`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import struct
+import zlib
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import piexif
+from PIL import Image
+
+
+def _rational(value: float, precision: int) -> tuple[int, int]:
+    fraction = Fraction(value).limit_denominator(precision)
+    return fraction.numerator, fraction.denominator
+
+
+def _dms(degrees: float) -> tuple[tuple[int, int], ...]:
+    """|degrees| as EXIF (degrees, minutes, seconds) rationals, seconds to 1/10000."""
+    ticks = round(abs(degrees) * 3600 * 10_000)
+    whole, rest = divmod(ticks, 3600 * 10_000)
+    minutes, seconds = divmod(rest, 60 * 10_000)
+    return (whole, 1), (minutes, 1), (seconds, 10_000)
+
+
+def gps_ifd(lat: float, lon: float, *, altitude: float | None = None, fix_time: datetime | None = None) -> dict:
+    """A piexif GPS IFD for signed decimal degrees: S and W references for negative values."""
+    ifd = {
+        piexif.GPSIFD.GPSLatitudeRef: "S" if lat < 0 else "N",
+        piexif.GPSIFD.GPSLatitude: _dms(lat),
+        piexif.GPSIFD.GPSLongitudeRef: "W" if lon < 0 else "E",
+        piexif.GPSIFD.GPSLongitude: _dms(lon),
+    }
+    if altitude is not None:
+        ifd[piexif.GPSIFD.GPSAltitudeRef] = 1 if altitude < 0 else 0
+        ifd[piexif.GPSIFD.GPSAltitude] = _rational(abs(altitude), 100)
+    if fix_time is not None:
+        ifd[piexif.GPSIFD.GPSDateStamp] = fix_time.strftime("%Y:%m:%d")
+        ifd[piexif.GPSIFD.GPSTimeStamp] = ((fix_time.hour, 1), (fix_time.minute, 1), (fix_time.second, 1))
+    return ifd
+
+
+def photo_bytes(
+    fmt: str = "JPEG",
+    *,
+    gps: dict | None = None,
+    capture_time: datetime | None = None,
+    orientation: int | None = None,
+    size: tuple[int, int] = (48, 32),
+    mode: str = "RGB",
+    color: int | tuple[int, ...] = (200, 80, 40),
+) -> bytes:
+    """An encoded image (any Pillow/pillow-heif format) with the given EXIF GPS IFD, capture time, orientation."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()  # lets Pillow write HEIF
+    exif = {"0th": {}, "Exif": {}, "GPS": gps or {}}
+    if orientation is not None:
+        exif["0th"][piexif.ImageIFD.Orientation] = orientation
+    if capture_time is not None:
+        exif["Exif"][piexif.ExifIFD.DateTimeOriginal] = capture_time.strftime("%Y:%m:%d %H:%M:%S")
+    buffer = io.BytesIO()
+    Image.new(mode, size, color).save(buffer, format=fmt, exif=piexif.dump(exif))
+    return buffer.getvalue()
+
+
+def jpeg_with_gps_bytes(
+    lat: float, lon: float, *, altitude: float | None = None, fix_time: datetime | None = None, **photo_options
+) -> bytes:
+    """A JPEG geotagged at (lat, lon); ``photo_options`` go to :func:`photo_bytes`."""
+    return photo_bytes("JPEG", gps=gps_ifd(lat, lon, altitude=altitude, fix_time=fix_time), **photo_options)
+
+
+def noise_jpeg_bytes(size: tuple[int, int] = (256, 256), seed: int = 0, gps: dict | None = None) -> bytes:
+    """A JPEG of random pixels (a few tens of kB, so cutting it leaves the header intact), optionally geotagged."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90, exif=piexif.dump({"GPS": gps or {}}))
+    return buffer.getvalue()
+
+
+def truncated_jpeg_bytes(gps: dict | None = None) -> bytes:
+    """The first half of a JPEG (optionally geotagged): a valid header, then the scan data stops."""
+    data = noise_jpeg_bytes(gps=gps)
+    return data[: len(data) // 2]
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def png_header_bytes(width: int, height: int) -> bytes:
+    """A PNG claiming ``width`` x ``height`` 1-bit pixels with (almost) no pixel data: a bomb's header."""
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def write_file(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path``, creating its folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+# --- fMoW-rgb -------------------------------------------------------------------------------------
+
+
+def square_wkt(lon: float, lat: float, half: float = 0.002) -> str:
+    """A WKT POLYGON (lon lat order, closed ring) centred on (lon, lat)."""
+    corners = [(lon - half, lat - half), (lon + half, lat - half), (lon + half, lat + half), (lon - half, lat + half)]
+    ring = ", ".join(f"{x:.6f} {y:.6f}" for x, y in corners + corners[:1])
+    return f"POLYGON (({ring}))"
+
+
+def fmow_metadata(category: str, lon: float, lat: float, timestamp: str, **overrides) -> dict:
+    """One fMoW-rgb image's JSON content, as in the real dataset (fields overridable)."""
+    metadata = {
+        "bounding_boxes": [{"category": category, "box": [12, 10, 24, 16], "ID": 1}],
+        "gsd": 0.52,
+        "img_width": 48,
+        "img_height": 32,
+        "timestamp": timestamp,
+        "raw_location": square_wkt(lon, lat),
+        "country_code": "USA",
+        "cloud_cover": 3,
+        "utm": "17S",
+        "scan_direction": "FORWARD",
+        "off_nadir_angle_dbl": 18.4,
+    }
+    metadata.update(overrides)
+    return metadata
+
+
+def write_fmow_site(
+    root: Path, split: str, category: str, site: int, lon: float, lat: float, timestamps: list[str], **overrides
+) -> list[Path]:
+    """Write one site: image ``k`` (a JPEG) and its JSON per timestamp; returns the image paths."""
+    site_dir = root / split / category / f"{category}_{site}"
+    images = []
+    for k, timestamp in enumerate(timestamps):
+        stem = site_dir / f"{category}_{site}_{k}_rgb"
+        images.append(write_file(stem.with_suffix(".jpg"), photo_bytes(color=(40 * k % 256, 90, 160))))
+        metadata = fmow_metadata(category, lon, lat, timestamp, **overrides)
+        write_file(stem.with_suffix(".json"), json.dumps(metadata).encode())
+    return images
+
+
+#: (category, site, lon, lat, timestamps in k order — deliberately not chronological)
+FMOW_SITES = [
+    ("airport", 0, -84.4277, 33.6407, ["2016-05-01T15:10:00Z", "2014-03-02T16:00:00Z", "2015-07-09T10:20:30Z"]),
+    ("airport", 7, 139.7798, 35.5494, ["2017-01-01T02:00:00Z", "2012-11-30T01:00:00Z"]),
+    ("zoo", 3, -0.1553, 51.5353, ["2013-06-15T11:00:00Z"]),
+    ("wind_farm", 12, 151.2093, -33.8688, ["2015-01-01T00:00:00+00:00", "2016-01-01T00:00:00+00:00"]),
+]
+
+
+def write_fmow_tree(root: Path, split: str = "train") -> list[tuple]:
+    """Write :data:`FMOW_SITES` as an fMoW-rgb ``split``; returns the sites written."""
+    for category, site, lon, lat, timestamps in FMOW_SITES:
+        write_fmow_site(root, split, category, site, lon, lat, timestamps)
+    return FMOW_SITES
+
+
+# --- iNat2018 -------------------------------------------------------------------------------------
+
+#: category id -> name; ids deliberately not contiguous nor in order.
+INAT_CATEGORIES = {17: "Danaus plexippus", 5: "Quercus robur", 230: "Bufo bufo"}
+
+#: (image id, file name, category id, lat, lon, date); None lat/lon as in the real locations file.
+INAT_IMAGES = [
+    (101, "train_val2018/Insecta/17/a1.jpg", 17, 19.6, -100.3, "2017-02-11 15:32:00+00:00"),
+    (102, "train_val2018/Insecta/17/a2.jpg", 17, None, None, "2016-08-01 00:00:00+00:00"),
+    (103, "train_val2018/Plantae/5/b1.jpg", 5, 51.75, -1.25, None),
+    (104, "train_val2018/Amphibia/230/c1.jpg", 230, -12.5, 130.9, "2015-04-03 09:00:00+00:00"),
+]
+
+
+def write_inat2018(
+    root: Path,
+    split: str = "train",
+    images: list[tuple] = INAT_IMAGES,
+    categories: dict[int, str] = INAT_CATEGORIES,
+    write_images: bool = True,
+) -> None:
+    """Write ``{split}2018.json``, ``{split}2018_locations.json`` and (optionally) the images."""
+    root.mkdir(parents=True, exist_ok=True)
+    coco = {
+        "info": {"year": 2018, "version": "1.0", "description": "iNaturalist 2018"},
+        "images": [{"id": i, "file_name": name, "width": 48, "height": 32, "license": 3} for i, name, *_ in images],
+        "annotations": [{"id": n, "image_id": i, "category_id": c} for n, (i, _, c, *_) in enumerate(images)],
+        "categories": [{"id": c, "name": name, "supercategory": "Life"} for c, name in categories.items()],
+    }
+    locations = [
+        {"id": i, "lat": lat, "lon": lon, "date": date, "loc_uncert": None if lat is None else 25}
+        for i, _, _, lat, lon, date in images
+    ]
+    (root / f"{split}2018.json").write_text(json.dumps(coco))
+    (root / f"{split}2018_locations.json").write_text(json.dumps(locations))
+    if write_images:
+        for _, name, *_ in images:
+            write_file(root / name, photo_bytes())
+
+
+# --- GeoImageNet-style CSV ------------------------------------------------------------------------
+
+CSV_ROWS = [
+    {"path": "images/n01/cat_1.jpg", "label": "tabby", "lat": "48.8566", "lon": "2.3522",
+     "timestamp": "2019-04-01T12:00:00"},
+    {"path": "images/n01/cat_2.jpg", "label": "tabby", "lat": "-34.6037", "lon": "-58.3816", "timestamp": ""},
+    {"path": "images/n02/dog.jpg", "label": "beagle", "lat": "35.6762", "lon": "139.6503", "timestamp": "2020-01-05"},
+]
+
+
+def write_geo_csv(
+    csv_path: Path, rows: list[dict] = CSV_ROWS, image_root: Path | None = None, write_images: bool = True
+) -> Path:
+    """Write a CSV with a header of ``rows``' keys and (optionally) each row's image under ``image_root``."""
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    if write_images:
+        for row in rows:
+            write_file((image_root or csv_path.parent) / row["path"], photo_bytes())
+    return csv_path
