@@ -8,6 +8,7 @@ st.set_page_config(page_title="GeoCSP", page_icon="🌍", layout="wide")
 navigation = st.navigation(
     [
         st.Page("pages/overview.py", title="Overview", icon=":material/public:", default=True),
+        st.Page("pages/browse.py", title="Browse", icon=":material/travel_explore:"),
     ]
 )
 navigation.run()

@@ -1,15 +1,37 @@
-"""The app's active dataset, loaded once per server process and shared by every page and session."""
+"""The app's active dataset, shared by every page: the embedded default, or one the user registered.
+
+The default dataset is loaded once per server process and shared by all sessions; a user dataset
+(registered on the Overview page) lives in the session's state, so each browser session chooses its own.
+Cached computations over a dataset are keyed on :func:`active_dataset_key` (its content fingerprint).
+"""
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
 import streamlit as st
 
 from core.data.base import GeoImageDataset
 from core.data.default_dataset import load_default_dataset
+from core.data.errors import DatasetError
+from core.data.loaders import DATASET_FORMATS, load_user_dataset
+from core.data.paths import data_root
+
+_USER_DATASET = "geocsp_user_dataset"
+
+
+@dataclass(frozen=True)
+class UserDataset:
+    """A dataset the user registered: how it was loaded, the data, and its content fingerprint."""
+
+    fmt: str
+    path: str
+    dataset: GeoImageDataset
+    key: str
 
 
 @st.cache_resource(show_spinner=False)
-def active_dataset() -> GeoImageDataset:
+def default_dataset() -> GeoImageDataset:
     """The embedded default dataset; on the first call it may be built (under a minute) behind a progress bar.
 
     Errors propagate (and are not cached): pages catch them and show ``st.error``.
@@ -20,3 +42,65 @@ def active_dataset() -> GeoImageDataset:
     )
     bar.empty()
     return dataset
+
+
+@st.cache_resource(show_spinner=False)
+def _default_key() -> str:
+    return "default:" + default_dataset().fingerprint()
+
+
+def user_dataset() -> UserDataset | None:
+    """The dataset this session registered, or None while the embedded default is active."""
+    return st.session_state.get(_USER_DATASET)
+
+
+def active_dataset() -> GeoImageDataset:
+    """The session's registered dataset, else the embedded default (see :func:`default_dataset`)."""
+    registered = user_dataset()
+    return registered.dataset if registered is not None else default_dataset()
+
+
+def active_dataset_key() -> str:
+    """A key naming the active dataset's content, for caches of data derived from it."""
+    registered = user_dataset()
+    return registered.key if registered is not None else _default_key()
+
+
+def require_active_dataset() -> GeoImageDataset:
+    """The active dataset; when it cannot be loaded, an error message in the page and the page stops."""
+    try:
+        return active_dataset()
+    except Exception as error:  # the user sees a message, never a traceback
+        st.error(f"The embedded default dataset could not be loaded: {error}\n\nRun `make setup` and reload this page.")
+        st.stop()
+
+
+def format_options(fmt: str) -> dict[str, str | None]:
+    """The loader options of dataset format ``fmt`` (after the path) and their defaults."""
+    parameters = list(inspect.signature(DATASET_FORMATS[fmt].loader).parameters.values())[1:]
+    return {p.name: None if p.default is inspect.Parameter.empty else p.default for p in parameters}
+
+
+def register_dataset(fmt: str, path: str, **options: str) -> GeoImageDataset:
+    """Load a user dataset (``path`` relative to the data root) and make it this session's active dataset.
+
+    Raises :class:`DatasetError` with a message for the user when it cannot be used; the active
+    dataset is then unchanged.
+    """
+    if not path.strip():
+        raise DatasetError(data_root(), "enter the dataset's path, relative to this data folder")
+    try:
+        dataset = load_user_dataset(fmt, path.strip(), **options)
+    except DatasetError:
+        raise
+    except Exception as error:  # a loader bug or an unforeseen file problem: still a message, not a traceback
+        raise DatasetError(path, f"could not be loaded ({type(error).__name__}: {error})") from error
+    if not dataset.has_location.any():
+        raise DatasetError(dataset.root, f"none of its {len(dataset)} records has a location")
+    st.session_state[_USER_DATASET] = UserDataset(fmt, path.strip(), dataset, f"{fmt}:{dataset.fingerprint()}")
+    return dataset
+
+
+def use_default_dataset() -> None:
+    """Make the embedded default dataset this session's active dataset again."""
+    st.session_state.pop(_USER_DATASET, None)

@@ -28,6 +28,10 @@ from geovis.colors import class_color, sequential_colors
 
 Basemap = Literal["bluemarble", "outlines", "osm"]
 BASEMAPS: tuple[Basemap, ...] = ("bluemarble", "outlines", "osm")
+#: How each basemap is named in the app.
+BASEMAP_LABELS: dict[Basemap, str] = {
+    "bluemarble": "Blue Marble (offline)", "outlines": "Outlines (offline)", "osm": "OpenStreetMap (online)",
+}
 #: Web Mercator bounds of the Blue Marble overlay, [[south, west], [north, east]].
 WORLD_BOUNDS = [[-assets.MERCATOR_MAX_LAT, -180.0], [assets.MERCATOR_MAX_LAT, 180.0]]
 
@@ -168,6 +172,44 @@ def add_points(
     return group
 
 
+def add_point_layer(
+    m: folium.Map,
+    lonlat: np.ndarray | Sequence[Sequence[float]],
+    colors: Sequence[str],
+    tooltips: Sequence[str] | None = None,
+    radius: float = 4.0,
+    name: str = "points",
+) -> folium.GeoJson:
+    """Draw (lon, lat) rows as circle markers in one GeoJSON layer, filled with ``colors`` (one hex each).
+
+    Unlike :func:`add_points` (one Leaflet object per marker, with popups), the whole layer is one
+    JSON blob styled per feature, so thousands of points render quickly. ``tooltips`` are plain text.
+    """
+    points = validate_lonlat(lonlat=lonlat)
+    if len(colors) != len(points) or (tooltips is not None and len(tooltips) != len(points)):
+        raise ValueError("lonlat, colors and tooltips must have the same length")
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {
+                "style": {"fillColor": colors[i]},
+                **({"tooltip": _text(tooltips[i])} if tooltips is not None else {}),
+            },
+        }
+        for i, (lon, lat) in enumerate(points.tolist())
+    ]
+    layer = folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        name=name,
+        marker=folium.CircleMarker(radius=radius, color="#ffffff", weight=0.8, fill=True, fill_opacity=0.9),
+        tooltip=folium.GeoJsonTooltip(fields=["tooltip"], labels=False) if tooltips is not None else None,
+    )
+    layer.add_to(m)
+    _freeze_ids(m)
+    return layer
+
+
 def add_hexagons(
     m: folium.Map,
     cells: Sequence[str],
@@ -235,13 +277,27 @@ def add_samples(
         tips = [f"{name}\nlon {lon:.2f}, lat {lat:.2f}" for name, (lon, lat) in zip(names, np.asarray(lonlat).tolist())]
         colors = [class_color(k) if k >= 0 else "#808080" for k in labels.tolist()]
         return add_points(m, lonlat, colors, tooltips=tips, name="samples")
+    return add_hexagons(m, *sample_hexagons(lonlat, labels, class_names, resolution, color_by), name="samples")
+
+
+def sample_hexagons(
+    lonlat: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    resolution: int,
+    color_by: Literal["class", "count"] = "class",
+) -> tuple[list[str], list[str], list[str]]:
+    """H3 cells holding the samples, their colours (dominant class, or count on a log scale) and tooltips.
+
+    What :func:`add_hexagons` draws; computed apart so that callers can cache it.
+    """
     summary = hex_summary(lonlat, labels, resolution, len(class_names))
     if color_by == "count":
         colors = sequential_colors(summary["count"].to_numpy(), log=True)
     else:
         colors = [class_color(k) for k in summary["dominant"].tolist()]
     tips = [_hex_tooltip(total, row, class_names) for total, row in zip(summary["count"], summary["class_counts"])]
-    return add_hexagons(m, summary.index.tolist(), colors, tips, name="samples")
+    return summary.index.tolist(), colors, tips
 
 
 def _hex_tooltip(total: int, class_counts: np.ndarray, class_names: Sequence[str], top: int = 3) -> str:

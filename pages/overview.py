@@ -3,8 +3,10 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geovis import charts, maps
-from geovis.app_state import active_dataset
+from core.data.errors import DatasetError
+from core.data.loaders import DATASET_FORMATS
+from core.data.paths import data_root
+from geovis import app_state, charts, maps
 
 st.title("GeoCSP")
 st.markdown(
@@ -16,11 +18,24 @@ st.markdown(
     "imagery and labels; bring fMoW, iNat2018 or your own photos when you like."
 )
 
-try:
-    dataset = active_dataset()
-except Exception as error:  # the user sees a message, never a traceback
-    st.error(f"The embedded default dataset could not be loaded: {error}\n\nRun `make setup` and reload this page.")
-    st.stop()
+with st.expander("Use your own dataset", expanded=app_state.user_dataset() is not None):
+    fmt = st.selectbox("Format", list(DATASET_FORMATS), format_func=lambda key: DATASET_FORMATS[key].description)
+    path = st.text_input("Path", placeholder="e.g. photos/holiday", help=f"Relative to the data folder {data_root()}")
+    options = {
+        name: st.text_input(name.replace("_", " ").capitalize(), value=default or "", key=f"option_{fmt}_{name}")
+        for name, default in app_state.format_options(fmt).items()
+    }
+    load, back = st.columns(2)
+    if load.button("Load dataset", type="primary"):
+        try:
+            with st.spinner("Loading the dataset…"):
+                app_state.register_dataset(fmt, path, **{name: value for name, value in options.items() if value})
+        except DatasetError as error:
+            st.error(f"The dataset was not loaded: {error}")
+    if app_state.user_dataset() is not None:
+        back.button("Back to the embedded default dataset", on_click=app_state.use_default_dataset)
+
+dataset = app_state.require_active_dataset()
 
 class_counts = dataset.class_counts()
 splits = dataset.records["split"].tolist() if "split" in dataset.records else []
@@ -31,6 +46,11 @@ metrics[0].metric("Places", f"{len(dataset):,}")
 metrics[1].metric("Classes present", f"{sum(n > 0 for n in class_counts.values())} of {len(dataset.class_names)}")
 for column, (split, count) in zip(metrics[2:], split_sizes.items()):
     column.metric(f"{split} split", f"{count:,}")
+if registered := app_state.user_dataset():
+    st.caption(f"Loaded as {registered.fmt} from `{registered.path}` under the data folder.")
+if dataset.problems:
+    with st.expander(f"{len(dataset.problems):,} records skipped while loading"):
+        st.text("\n".join(dataset.problems))
 if manifest := getattr(dataset, "manifest", None):
     st.caption(
         f"Seed {manifest.get('config', {}).get('seed', '?')} · views: {', '.join(manifest.get('views', []))} · "
@@ -42,7 +62,7 @@ controls, view = st.columns([1, 4])
 basemap = controls.radio(
     "Basemap",
     maps.BASEMAPS,
-    format_func={"bluemarble": "Blue Marble (offline)", "outlines": "Outlines (offline)", "osm": "OpenStreetMap (online)"}.get,
+    format_func=maps.BASEMAP_LABELS.get,
 )
 color_by = controls.radio("Hexagon colour", ("class", "count"), format_func={"class": "dominant class", "count": "sample count"}.get)
 controls.caption("Hover a hexagon for its counts. Colours match the class chart below.")

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -14,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-SCREENSHOT = ARTIFACTS / "screenshots" / "overview.png"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -74,7 +77,10 @@ def app_url(built_assets, request):
     return url
 
 
-def test_overview_map_renders_offline(app_url):
+@contextmanager
+def offline_page(app_url: str) -> Iterator[tuple]:
+    """A Chromium page on the app and the list of URLs it requests; on leaving, asserts that no request
+    left the machine and none failed."""
     from playwright.sync_api import sync_playwright
 
     requests: list[str] = []
@@ -88,28 +94,7 @@ def test_overview_map_renders_offline(app_url):
             context.on("response", lambda res: res.status >= 400 and failures.append(f"{res.url} ({res.status})"))
             page = context.new_page()
             page.goto(app_url, wait_until="domcontentloaded")
-            # The first run may build the default dataset (under a minute) before the page fills in.
-            page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
-            frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
-            container = frame.locator(".leaflet-container")
-            container.wait_for(timeout=60_000)
-            frame.locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=30_000)
-            overlay = frame.locator("img.leaflet-image-layer")
-            overlay.wait_for(timeout=30_000)
-            page.wait_for_function(
-                """() => {
-                    const doc = document.querySelector('iframe[title="streamlit_folium.st_folium"]').contentDocument;
-                    const img = doc && doc.querySelector('img.leaflet-image-layer');
-                    return img && img.complete && img.naturalWidth > 0;
-                }""",
-                timeout=30_000,
-            )
-            assert frame.locator(".leaflet-control-zoom").count() == 1
-            box = container.bounding_box()
-            assert box and box["width"] > 300 and box["height"] > 300
-            page.wait_for_timeout(1500)  # let the canvas and the charts finish drawing
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            yield page, requests
         finally:
             browser.close()
 
@@ -117,5 +102,54 @@ def test_overview_map_renders_offline(app_url):
                      and urlparse(url).hostname not in LOCAL_HOSTS})
     assert not remote, f"requests left the machine: {remote}"
     assert any("/app/static/vendor/leaflet/leaflet.js" in url for url in requests)
-    assert any("/app/static/vendor/basemap/bluemarble_mercator.jpg" in url for url in requests)
     assert not failures, f"failed requests: {failures}"
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_overview_map_renders_offline(app_url):
+    with offline_page(app_url) as (page, requests):
+        # The first run may build the default dataset (under a minute) before the page fills in.
+        page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
+        frame = page.frame_locator(MAP_FRAME)
+        container = frame.locator(".leaflet-container")
+        container.wait_for(timeout=60_000)
+        frame.locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=30_000)
+        overlay = frame.locator("img.leaflet-image-layer")
+        overlay.wait_for(timeout=30_000)
+        page.wait_for_function(
+            """() => {
+                const doc = document.querySelector('iframe[title="streamlit_folium.st_folium"]').contentDocument;
+                const img = doc && doc.querySelector('img.leaflet-image-layer');
+                return img && img.complete && img.naturalWidth > 0;
+            }""",
+            timeout=30_000,
+        )
+        assert frame.locator(".leaflet-control-zoom").count() == 1
+        box = container.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 300
+        page.wait_for_timeout(1500)  # let the canvas and the charts finish drawing
+        screenshot(page, "overview")
+    assert any("/app/static/vendor/basemap/bluemarble_mercator.jpg" in url for url in requests)
+
+
+def test_browse_map_renders_and_a_click_shows_a_sample(app_url):
+    with offline_page(app_url) as (page, _):
+        page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
+        page.get_by_role("link", name="Browse").click()
+        page.get_by_text("Shown samples").first.wait_for(timeout=180_000)
+        frame = page.frame_locator(MAP_FRAME)
+        container = frame.locator(".leaflet-container")
+        container.wait_for(timeout=60_000)
+        frame.locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=30_000)
+        box = container.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 300
+        page.get_by_text("Click the map").first.wait_for(timeout=30_000)
+        container.click(position={"x": box["width"] * 0.52, "y": box["height"] * 0.35})
+        page.get_by_text("km from the click").first.wait_for(timeout=30_000)
+        page.locator('[data-testid="stImage"] img').first.wait_for(timeout=30_000)
+        page.wait_for_timeout(500)
+        screenshot(page, "browse")

@@ -1,0 +1,84 @@
+"""Browse: the active dataset's samples on a map, filtered by class, split, date and region; click for a sample."""
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from core.data.base import GeoImageDataset
+from geovis import app_state, browse, maps
+from geovis.assets import MissingAssetsError
+
+MAP_KEY = "browse_map"
+
+st.title("Browse")
+dataset = app_state.require_active_dataset()
+st.caption(
+    f"**{dataset.name}** · {len(dataset):,} records. Many samples are grouped into H3 hexagons (hover for counts); "
+    f"up to {browse.MAX_MARKERS:,} in view are drawn one by one — pick a region to zoom in. "
+    "Click the map to see the nearest sample."
+)
+
+classes, splits, dates, place = st.columns(4)
+chosen_classes = classes.multiselect(
+    "Classes", browse.class_options(dataset), format_func=lambda k: browse.class_name(dataset, k),
+    placeholder="All classes",
+)
+split_names = browse.split_options(dataset)
+chosen_splits = splits.multiselect("Splits", split_names, placeholder="All splits") if split_names else []
+bounds = browse.date_bounds(dataset)
+chosen_dates = (
+    dates.slider("Dates", min_value=bounds[0], max_value=bounds[1], value=bounds)
+    if bounds is not None and bounds[0] < bounds[1]
+    else bounds
+)
+region = place.selectbox("Region", list(browse.REGIONS))
+basemap = place.selectbox("Basemap", maps.BASEMAPS, format_func=maps.BASEMAP_LABELS.get)
+
+filters = browse.Filters(
+    classes=tuple(chosen_classes),
+    splits=tuple(chosen_splits),
+    dates=None if chosen_dates == bounds else chosen_dates,
+    region=region,
+)
+layer = browse.cached_sample_layer(app_state.active_dataset_key(), filters, dataset)
+shown, drawn = st.columns(2)
+shown.metric("Shown samples", f"{len(layer.indices):,}")
+drawn.metric("Drawn as", layer.kind)
+
+
+@st.fragment
+def explore(dataset: GeoImageDataset, layer: browse.SampleLayer, region: str, basemap: maps.Basemap) -> None:
+    """The map and the selected sample's details: a click reruns only this part of the page."""
+    map_column, details = st.columns([3, 2])
+    click = browse.clicked_lonlat(st.session_state.get(MAP_KEY))
+    selected = browse.nearest_sample(dataset, layer.indices, click) if click and len(layer.indices) else None
+    with map_column:
+        try:
+            sample_map = browse.sample_map(layer, region, basemap)
+        except MissingAssetsError as error:
+            st.error(f"The map could not be drawn: {error}")
+        else:
+            st_folium(
+                sample_map, key=MAP_KEY, height=560, use_container_width=True, returned_objects=["last_clicked"],
+                feature_group_to_add=browse.selection_marker(tuple(dataset.lonlat[selected[0]])) if selected else None,
+            )
+    with details:
+        if selected is None:
+            st.info("Click the map to see the nearest shown sample: all its images and its metadata.")
+            return
+        index, distance_km = selected
+        metadata = browse.sample_metadata(dataset, index)
+        st.subheader(f"{metadata['Class']} · record {index}")
+        st.caption(f"{distance_km:,.1f} km from the click")
+        try:
+            views = browse.sample_views(dataset, index)
+        except (ValueError, OSError) as error:
+            st.warning(f"The images of this sample could not be shown: {error}")
+        else:
+            columns = st.columns(min(len(views), 3))
+            for position, (caption, image) in enumerate(views):
+                columns[position % len(columns)].image(image, caption=caption)
+        st.table(pd.DataFrame({"value": metadata}))
+
+
+explore(dataset, layer, region, basemap)
