@@ -1,0 +1,1 @@
+"""Image encoders (pretrained EfficientNet-Lite0, ResNet family, small CNN), preprocessing and the feature cache."""
