@@ -1,8 +1,20 @@
-"""Shared fixtures: the locally served browser assets (built once per session, idempotent)."""
+"""Shared fixtures: single-threaded torch and the locally served browser assets."""
+
+from collections.abc import Iterator
 
 import pytest
+import torch
 
 from geovis import assets
+
+
+@pytest.fixture(scope="session", autouse=True)
+def single_torch_thread() -> Iterator[None]:
+    """Tests use small batches: one intra-op thread avoids spin-waiting when the app server runs beside them."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

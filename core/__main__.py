@@ -1,0 +1,136 @@
+"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|evaluate|sweep``.
+
+Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
+training commands run data-parallel (DDP).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core.location.params import ConfigError
+from core.train.checkpoint import CheckpointError
+from core.train.loop import TrainingDiverged
+
+STAGES = {"pretrain": "pretrain", "finetune": "finetune", "image-classifier": "image_classifier"}
+
+
+def _csv(kind):
+    return lambda text: tuple(kind(part) for part in text.split(",") if part)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in (*STAGES, "sweep"):
+        stage = sub.add_parser(command, help=f"run {command}")
+        stage.add_argument("--config", type=Path, help="YAML run config (defaults when omitted)")
+        stage.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value (dotted keys)")
+        if command == "sweep":
+            from core.sweep import SweepPlan
+
+            plan = SweepPlan()
+            stage.add_argument("--encodings", type=_csv(str), default=plan.encodings)
+            stage.add_argument("--ratios", type=_csv(float), default=plan.ratios)
+            stage.add_argument("--seeds", type=_csv(int), default=plan.seeds)
+            stage.add_argument("--pretrain-epochs", type=int, default=plan.pretrain_epochs)
+            stage.add_argument("--finetune-steps", type=int, default=plan.finetune_steps)
+            stage.add_argument("--workers", type=int, default=plan.workers)
+            stage.add_argument("--out", type=Path, default=None, help="output folder (default: a new run folder)")
+        else:
+            stage.add_argument("--run-dir", type=Path, default=None)
+            stage.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    evaluate = sub.add_parser("evaluate", help="test metrics of a location classifier, an image classifier and their fusions")
+    evaluate.add_argument("--location-run", type=Path, required=True)
+    evaluate.add_argument("--image-run", type=Path, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "evaluate":
+            return _evaluate(args)
+        from core.train.config import load_config
+
+        config = load_config(args.config, args.overrides)
+        if args.command == "sweep":
+            return _sweep(config, args)
+        config = load_config(args.config, [*args.overrides, f"stage={STAGES[args.command]}"])
+        return _train(config, args)
+    except (ConfigError, CheckpointError, TrainingDiverged, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _train(config, args) -> int:
+    from core.train.distributed import init_from_environment
+    from core.train.runner import run
+
+    rank, _ = init_from_environment()
+    run_dir = args.run_dir
+    with tqdm(total=config.epochs, desc=config.stage, unit="epoch", disable=rank != 0) as bar:
+
+        def on_epoch(info) -> None:
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in info.metrics.items()})
+
+        summary = run(config, run_dir, on_epoch=on_epoch, resume=args.resume)
+    if rank == 0:
+        print(json.dumps({"run_dir": str(summary.run_dir), "status": summary.status, **summary.test_metrics}, indent=2))
+    return 0
+
+
+def _sweep(config, args) -> int:
+    from core.sweep import SweepPlan, label_budget_sweep
+    from core.train.runner import new_run_dir
+
+    plan = SweepPlan(
+        encodings=args.encodings,
+        ratios=args.ratios,
+        seeds=args.seeds,
+        pretrain_epochs=args.pretrain_epochs,
+        finetune_steps=args.finetune_steps,
+        workers=args.workers,
+    )
+    out = args.out or new_run_dir("sweep")
+    with tqdm(total=100, desc="sweep", unit="%") as bar:
+
+        def progress(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message)
+            bar.update(round(100 * fraction) - bar.n)
+
+        label_budget_sweep(config, plan, out, progress=progress)
+    print((out / "sweep.md").read_text())
+    print(f"written to {out}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from core.evaluate import predict_logits
+    from core.fusion import fusion_report
+    from core.train.runner import load_trained_run
+
+    location_config, location_model, data = load_trained_run(args.location_run)
+    image_config, image_model, _ = load_trained_run(args.image_run, data)
+    if location_config.stage != "finetune" or image_config.stage != "image_classifier":
+        raise ValueError("--location-run must be a finetune run and --image-run an image-classifier run")
+    splits = ("val", "test")
+    indices = {split: data.labelled_indices(split) for split in splits}
+    report = fusion_report(
+        {s: predict_logits(image_model, data.features[indices[s]]) for s in splits},
+        {s: predict_logits(location_model, data.lonlat[indices[s]]) for s in splits},
+        {s: data.labels[indices[s]] for s in splits},
+        data.class_prior(data.label_budget(location_config.finetune.label_ratio)),
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

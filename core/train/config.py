@@ -1,0 +1,190 @@
+"""Run configuration: nested dataclasses with a strict dict/YAML round trip and ``key=value`` overrides.
+
+Unknown keys and values of the wrong type raise :class:`ConfigError` naming the dotted key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from core.location.config import LocationEncoderConfig
+from core.location.params import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Which dataset and image features a run uses."""
+
+    dataset: str = "default"  # "default" = the embedded dataset
+    image_encoder: str = "efficientnet_lite0_64px"
+    view: str = "bluemarble"
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and schedule."""
+
+    optimizer: Literal["adamw", "adam"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    schedule: Literal["cosine", "constant"] = "cosine"
+    warmup_epochs: int = 0
+    grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
+
+
+@dataclass
+class PretrainConfig:
+    """CSP pre-training objective. Temperatures divide cosine similarities."""
+
+    objective: Literal["mcssl", "nce", "mse", "clip"] = "mcssl"
+    in_batch: float = 1.0
+    negative_location: float = 1.0
+    simcse: float = 1.0
+    tau_in_batch: float = 0.1
+    tau_negative_location: float = 0.1
+    tau_simcse: float = 0.1
+    negative_sampler: Literal["sphere", "land", "near"] = "sphere"
+    near_radius_km: float = 500.0
+    num_negatives: int = 1
+    projection: Literal["linear", "mlp"] = "linear"
+
+
+@dataclass
+class FinetuneConfig:
+    """Supervised fine-tuning of the location encoder into P(y|x)."""
+
+    label_ratio: float = 0.05
+    loss: Literal["cross_entropy", "presence_only"] = "cross_entropy"
+    init_from: str = ""  # a pre-training run directory, or "" to train from scratch
+    freeze_encoder: bool = False
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run; saved beside its checkpoints and in its run card."""
+
+    stage: Literal["pretrain", "finetune", "image_classifier"] = "pretrain"
+    seed: int = 0
+    epochs: int = 20
+    batch_size: int = 512
+    patience: int = 5  # early stopping: epochs without validation improvement
+    data: DataConfig = field(default_factory=DataConfig)
+    location: dict[str, Any] = field(default_factory=lambda: {"encoding": "theory"})
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        self.location = LocationEncoderConfig.from_dict(self.location).to_dict()
+
+    def location_config(self) -> LocationEncoderConfig:
+        """The location encoder's own config object."""
+        return LocationEncoderConfig.from_dict(self.location)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> RunConfig:
+        """Strict construction: unknown keys and wrongly typed values are refused by dotted name."""
+        return _build(cls, values, "")
+
+    @classmethod
+    def from_yaml(cls, text: str) -> RunConfig:
+        return cls.from_dict(yaml.safe_load(text) or {})
+
+
+def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read a YAML config (or start from defaults) and apply ``key.sub=value`` overrides."""
+    values = yaml.safe_load(Path(path).read_text()) if path else {}
+    values = values or {}
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if not sep:
+            raise ConfigError(f"override {override!r} is not of the form key=value")
+        _set_dotted(values, key.strip(), yaml.safe_load(raw))
+    return RunConfig.from_dict(values)
+
+
+def _set_dotted(values: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = values
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: {part} is not a section")
+    node[leaf] = value
+
+
+def _build(cls: type, values: Any, prefix: str) -> Any:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(f"unknown key {prefix}{unknown[0]}; known keys here: {sorted(fields)}")
+    kwargs = {name: _coerce(hints[name], value, f"{prefix}{name}") for name, value in values.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError as error:
+        raise ConfigError(f"{prefix}{error}" if prefix else str(error)) from None
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".")
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise ConfigError(f"{key}: {value!r} is not one of {list(typing.get_args(hint))}")
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    expected = origin or hint
+    if expected in (dict, types.MappingProxyType):
+        expected = Mapping
+    if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
+        raise ConfigError(f"{key}: expected {getattr(expected, '__name__', expected)}, got {value!r}")
+    return value
+
+
+_RANGES = {
+    "epochs": (1, 10_000),
+    "batch_size": (2, 1 << 20),
+    "patience": (1, 10_000),
+    "optim.lr": (1e-8, 10.0),
+    "optim.weight_decay": (0.0, 10.0),
+    "optim.warmup_epochs": (0, 10_000),
+    "optim.grad_clip": (0.0, 1e6),
+    "pretrain.tau_in_batch": (1e-4, 100.0),
+    "pretrain.tau_negative_location": (1e-4, 100.0),
+    "pretrain.tau_simcse": (1e-4, 100.0),
+    "pretrain.in_batch": (0.0, 1e3),
+    "pretrain.negative_location": (0.0, 1e3),
+    "pretrain.simcse": (0.0, 1e3),
+    "pretrain.near_radius_km": (1.0, 20_000.0),
+    "pretrain.num_negatives": (1, 1024),
+    "finetune.label_ratio": (1e-4, 1.0),
+}
+
+
+def _check_ranges(config: RunConfig) -> None:
+    for dotted, (low, high) in _RANGES.items():
+        node: Any = config
+        for part in dotted.split("."):
+            node = getattr(node, part)
+        if not low <= node <= high:
+            raise ConfigError(f"{dotted}: {node!r} is outside [{low}, {high}]")

@@ -1,0 +1,115 @@
+"""In-memory training data: cached image features + locations + labels + splits of a dataset."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.data.base import GeoImageDataset
+from core.data.splits import label_ranks, label_subset, spatial_split
+from core.train.config import DataConfig
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class FeatureData:
+    """Everything a CSP run reads, for the located records of a dataset."""
+
+    lonlat: torch.Tensor  # float32 [N, 2] (lon, lat) degrees
+    features: torch.Tensor  # float32 [N, F] image features
+    labels: torch.Tensor  # int64 [N], -1 unlabelled
+    splits: np.ndarray  # "train" / "val" / "test"
+    label_ranks: np.ndarray  # stratified rank in [0, 1) for labelled train records, NaN elsewhere
+    class_names: tuple[str, ...]
+    fingerprint: str  # data hash recorded in run cards
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.features.shape[1])
+
+    def indices(self, split: str) -> torch.Tensor:
+        """Indices of a split's records."""
+        return torch.from_numpy(np.flatnonzero(self.splits == split))
+
+    def labelled_indices(self, split: str) -> torch.Tensor:
+        """Indices of a split's labelled records."""
+        return torch.from_numpy(np.flatnonzero((self.splits == split) & (self.labels.numpy() >= 0)))
+
+    def label_budget(self, ratio: float) -> torch.Tensor:
+        """Training indices of the nested, stratified ``ratio`` label subset."""
+        return torch.from_numpy(np.flatnonzero(label_subset(self.label_ranks, ratio)))
+
+    def class_prior(self, indices: torch.Tensor, smoothing: float = 1.0) -> torch.Tensor:
+        """P(y) estimated (Laplace-smoothed) from the labels of ``indices``."""
+        counts = torch.bincount(self.labels[indices], minlength=self.n_classes).float() + smoothing
+        return counts / counts.sum()
+
+
+def feature_data_from(dataset: GeoImageDataset, features: np.ndarray, feature_key: str, seed: int = 0) -> FeatureData:
+    """Assemble :class:`FeatureData` from a dataset and its features (records without location dropped).
+
+    Datasets that carry a ``split`` column (the default one) keep it; others get a spatially blocked
+    split and label ranks computed here with ``seed``.
+    """
+    located = dataset.has_location
+    lonlat = dataset.lonlat[located]
+    labels = dataset.labels[located]
+    records = dataset.records[located]
+    if "split" in records.columns:
+        splits = records["split"].to_numpy(dtype=str)
+        ranks = records["label_rank"].to_numpy(dtype=np.float64)
+    else:
+        splits = spatial_split(lonlat.astype(np.float64), seed=seed)
+        ranks = label_ranks(labels, (splits == "train") & (labels >= 0), seed)
+    digest = hashlib.sha256(f"{dataset.fingerprint()}|{feature_key}".encode()).hexdigest()
+    return FeatureData(
+        lonlat=torch.from_numpy(np.ascontiguousarray(lonlat, dtype=np.float32)),
+        features=torch.from_numpy(np.ascontiguousarray(features[located], dtype=np.float32)),
+        labels=torch.from_numpy(labels.astype(np.int64)),
+        splits=splits,
+        label_ranks=ranks,
+        class_names=tuple(dataset.class_names),
+        fingerprint=digest[:16],
+    )
+
+
+_CACHE: dict[tuple[str, str, str], FeatureData] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_feature_data(config: DataConfig, progress: Progress | None = None) -> FeatureData:
+    """Load a dataset by name and its (disk-cached) image features; reused across runs in one process."""
+    key = (config.dataset, config.image_encoder, config.view)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            from core.image.features import extract_features
+
+            dataset = open_dataset(config.dataset)
+            view = config.view if hasattr(dataset, "chips") else None
+            features = extract_features(dataset, config.image_encoder, progress=progress, view=view)
+            _CACHE[key] = feature_data_from(dataset, features, f"{config.image_encoder}|{view}")
+        return _CACHE[key]
+
+
+def open_dataset(name: str) -> GeoImageDataset:
+    """The dataset a config names: ``default`` or ``<format>:<path under the data root>``."""
+    if name == "default":
+        from core.data.default_dataset import load_default_dataset
+
+        return load_default_dataset()
+    fmt, sep, path = name.partition(":")
+    if not sep:
+        raise ValueError(f"data.dataset: {name!r} is neither 'default' nor '<format>:<path>'")
+    from core.data.loaders import load_user_dataset
+
+    return load_user_dataset(fmt, path)

@@ -1,0 +1,353 @@
+"""Background training jobs for the app: one FIFO queue, one worker thread, plain job objects.
+
+The machine has few cores, so runs never train concurrently: :class:`JobManager` queues every
+submitted run and a single daemon thread trains them one after the other. A :class:`Job` is a plain
+object the worker updates (status, progress, a downsampled loss history, per-epoch validation
+metrics); a page polls it and draws it. Finished runs live on disk (see :mod:`core.train.runner`),
+so :func:`list_runs` finds them again after a page switch or a restart, and :func:`compare_runs`
+tabulates them side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from core.train.checkpoint import atomic_write_json
+from core.train.config import DataConfig, RunConfig
+from core.train.data import FeatureData, load_feature_data
+from core.train.loop import BEST, EpochInfo, StepInfo
+from core.train.runner import new_run_dir, run, runs_root
+
+Progress = Callable[[float, str], None]
+#: Loads a run's training data: ``provider(data_config, progress)``; tests pass small in-memory data.
+DataProvider = Callable[[DataConfig, Progress], FeatureData]
+
+ACTIVE = ("queued", "running")
+FINISHED = ("completed", "early_stopped", "stopped", "failed")
+ERROR_LOG = "error.log"
+MAX_STEP_POINTS = 400
+
+
+class _Stopped(Exception):
+    """Raised from a progress callback to abandon feature extraction (it resumes from its cache later)."""
+
+
+class StepHistory:
+    """Per-step loss parts, bounded: when full, every other point is dropped and the stride doubles."""
+
+    def __init__(self, capacity: int = MAX_STEP_POINTS) -> None:
+        self.capacity = capacity
+        self.stride = 1
+        self.points: list[dict[str, float]] = []
+
+    def add(self, info: StepInfo) -> None:
+        if info.step % self.stride:
+            return
+        self.points.append({"step": info.step, "epoch": info.epoch, "loss": info.loss, **info.parts})
+        if len(self.points) >= self.capacity:
+            self.points = self.points[::2]
+            self.stride *= 2
+
+
+@dataclass(eq=False)
+class Job:
+    """One submitted run, updated by the worker thread; read it through :meth:`snapshot` for charts."""
+
+    id: str
+    owner: str
+    config: RunConfig
+    status: str = "queued"
+    position: int = 0  # place in the queue (1 = next), 0 once it left the queue
+    epoch: int = 0
+    progress: float = 0.0  # fraction in [0, 1] of the current phase (features, then training)
+    message: str = "waiting in the queue"
+    error: str = ""
+    run_dir: Path | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)  # test and best-validation metrics at the end
+    submitted: float = field(default_factory=time.time)
+    _steps: StepHistory = field(default_factory=StepHistory, repr=False)
+    _epochs: list[dict[str, float]] = field(default_factory=list, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _cancel: Callable[[], None] = field(default=lambda: None, repr=False)  # set by the manager
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def epochs(self) -> int:
+        return self.config.epochs
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """End the run after its current step; a queued job is cancelled and never starts."""
+        self._stop.set()
+        self._cancel()
+
+    def steps(self) -> list[dict[str, float]]:
+        """A copy of the downsampled per-step history: step, epoch, loss and each loss part."""
+        with self._lock:
+            return list(self._steps.points)
+
+    def epoch_metrics(self) -> list[dict[str, float]]:
+        """A copy of the per-epoch validation metrics (with ``epoch``)."""
+        with self._lock:
+            return list(self._epochs)
+
+    def _record_step(self, info: StepInfo) -> None:
+        with self._lock:
+            self._steps.add(info)
+        self.epoch = info.epoch
+        self.progress = (info.epoch - 1) / self.epochs
+        self.message = f"epoch {info.epoch} of {self.epochs} · step {info.step} · loss {info.loss:.4f}"
+
+    def _record_epoch(self, info: EpochInfo) -> None:
+        with self._lock:
+            self._epochs.append({"epoch": info.epoch, **info.metrics})
+        self.epoch = info.epoch
+        self.progress = info.epoch / info.epochs
+        shown = " · ".join(f"{k} {v:.4f}" for k, v in info.metrics.items())
+        self.message = f"epoch {info.epoch} of {info.epochs} done in {info.seconds:.1f} s · {shown}"
+
+    def _report(self, fraction: float, message: str) -> None:
+        if self._stop.is_set():
+            raise _Stopped
+        self.progress = min(max(float(fraction), 0.0), 1.0)
+        self.message = message
+
+
+class JobManager:
+    """A FIFO queue of runs served by one daemon worker thread (started on the first submit)."""
+
+    def __init__(self, root: Path | None = None, data_provider: DataProvider | None = None) -> None:
+        self.root = root
+        self._data = data_provider or load_feature_data
+        self._queue: deque[Job] = deque()
+        self._jobs: list[Job] = []
+        self._ready = threading.Condition()
+        self._worker: threading.Thread | None = None
+
+    def submit(self, config: RunConfig, owner: str) -> Job:
+        """Queue a run of ``config`` for ``owner`` (a session id) and return its job."""
+        job = Job(id=uuid.uuid4().hex[:10], owner=owner, config=config)
+        job._cancel = lambda: self._cancel(job)
+        with self._ready:
+            self._jobs.append(job)
+            self._queue.append(job)
+            self._renumber()
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._serve, name="geocsp-jobs", daemon=True)
+                self._worker.start()
+            self._ready.notify()
+        return job
+
+    def _cancel(self, job: Job) -> None:
+        with self._ready:
+            if job in self._queue:
+                self._queue.remove(job)
+                job.position, job.status, job.message = 0, "stopped", "cancelled before it started"
+                self._renumber()
+
+    def jobs(self, owner: str) -> list[Job]:
+        """The jobs ``owner`` submitted, newest first (other owners' jobs are never listed)."""
+        with self._ready:
+            return [job for job in reversed(self._jobs) if job.owner == owner]
+
+    def get(self, job_id: str, owner: str) -> Job | None:
+        """``owner``'s job with this id, or None."""
+        return next((job for job in self.jobs(owner) if job.id == job_id), None)
+
+    def join(self, job: Job, timeout: float | None = None) -> bool:
+        """Wait until ``job`` has finished; False when ``timeout`` seconds passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while job.active:
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def _renumber(self) -> None:
+        for position, queued in enumerate(self._queue, start=1):
+            queued.position = position
+
+    def _serve(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue:
+                    self._ready.wait()
+                job = self._queue.popleft()
+                job.position, job.status, job.message = 0, "running", "starting"
+                self._renumber()
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        """Train one job to its end; every failure becomes ``status == "failed"`` with a one-line message."""
+        try:
+            job.run_dir = new_run_dir(job.config.stage, self.root)
+            (job.run_dir / "config.yaml").write_text(job.config.to_yaml())
+            job.message = "loading the dataset and its image features"
+            data = self._data(job.config.data, job._report)
+            summary = run(
+                job.config, job.run_dir, data=data, stop=job._stop, on_step=job._record_step, on_epoch=job._record_epoch
+            )
+        except _Stopped:
+            job.status, job.message = "stopped", "stopped while the image features were extracted"
+            _write_failure(job, None)
+        except Exception as error:  # noqa: BLE001 — a run must never take the worker (or the app) down
+            job.error = one_line(error)
+            job.status, job.message = "failed", "failed"
+            _write_failure(job, error)
+        else:
+            job.metrics = json.loads((summary.run_dir / "metrics.json").read_text())
+            job.progress = 1.0
+            job.message = f"{summary.status.replace('_', ' ')} after {len(summary.fit.history)} epoch(s)"
+            job.status = summary.status
+
+
+def one_line(error: BaseException) -> str:
+    """A one-line, user-facing description of ``error`` (its first line; the type when it says nothing)."""
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if first else type(error).__name__
+
+
+def _write_failure(job: Job, error: BaseException | None) -> None:
+    """Record a run that ended without run outputs: metrics.json with its status, and the traceback."""
+    if job.run_dir is None:
+        return
+    if error is not None:
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        (job.run_dir / ERROR_LOG).write_text(trace)
+    if not (job.run_dir / "metrics.json").exists():
+        atomic_write_json(job.run_dir / "metrics.json", {"status": job.status, "stage": job.config.stage, "error": job.error})
+
+
+_MANAGER: JobManager | None = None
+_MANAGER_LOCK = threading.Lock()
+
+
+def job_manager() -> JobManager:
+    """The process-wide manager (runs under :func:`core.train.runner.runs_root`)."""
+    global _MANAGER
+    with _MANAGER_LOCK:
+        if _MANAGER is None:
+            _MANAGER = JobManager()
+        return _MANAGER
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run on disk: its directory, config (as saved) and metrics."""
+
+    run_dir: Path
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+    @property
+    def stage(self) -> str:
+        return str(self.metrics.get("stage", self.config.get("stage", "?")))
+
+    @property
+    def status(self) -> str:
+        return str(self.metrics.get("status", "?"))
+
+    def card(self) -> str:
+        """The run card (Markdown), or what is known when the run wrote none (a failed run)."""
+        path = self.run_dir / "run_card.md"
+        if path.is_file():
+            return path.read_text()
+        return f"# Run {self.name}\n\n- stage: **{self.stage}**, status: **{self.status}**\n- {self.metrics.get('error', '')}\n"
+
+    def history(self) -> pd.DataFrame:
+        """Per-epoch train/validation metrics (empty when the run recorded none)."""
+        return read_csv(self.run_dir / "history.csv")
+
+    def has_checkpoint(self) -> bool:
+        return (self.run_dir / "checkpoints" / BEST).is_dir()
+
+
+def read_run(run_dir: Path) -> RunRecord | None:
+    """The finished run in ``run_dir``, or None while it has no readable metrics.json."""
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    if not isinstance(metrics, dict) or not isinstance(config, dict):
+        return None
+    return RunRecord(Path(run_dir), config, metrics)
+
+
+def list_runs(root: Path | None = None) -> list[RunRecord]:
+    """Finished runs under ``root`` (default :func:`runs_root`), newest first."""
+    root = Path(root or runs_root())
+    if not root.is_dir():
+        return []
+    records = (read_run(path) for path in root.iterdir() if path.is_dir())
+    return sorted((r for r in records if r is not None), key=lambda r: r.name, reverse=True)
+
+
+def pretrained_runs_for(runs: Iterable[RunRecord], location: dict[str, Any]) -> list[RunRecord]:
+    """Pre-training runs with a best checkpoint whose location encoder config equals ``location``."""
+    return [r for r in runs if r.stage == "pretrain" and r.has_checkpoint() and r.config.get("location") == location]
+
+
+_CONFIG_COLUMNS = {
+    "stage": ("stage",),
+    "dataset": ("data", "dataset"),
+    "image features": ("data", "image_encoder"),
+    "encoding": ("location", "encoding"),
+    "network": ("location", "network"),
+    "objective": ("pretrain", "objective"),
+    "label ratio": ("finetune", "label_ratio"),
+    "epochs": ("epochs",),
+    "batch size": ("batch_size",),
+    "lr": ("optim", "lr"),
+    "seed": ("seed",),
+}
+
+
+def compare_runs(run_dirs: Iterable[Path]) -> pd.DataFrame:
+    """One row per readable run: its key config values, status, epochs and metrics, indexed by run name."""
+    rows = []
+    for record in filter(None, (read_run(Path(d)) for d in run_dirs)):
+        row: dict[str, Any] = {"run": record.name}
+        for column, path in _CONFIG_COLUMNS.items():
+            row[column] = _dig(record.config, path)
+        row.update({k: v for k, v in record.metrics.items() if k not in ("stage", "data_hash")})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
+
+
+def _dig(values: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        values = values.get(key) if isinstance(values, dict) else None
+    return values
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """A CSV written by the runner, or an empty frame when it is missing or empty."""
+    try:
+        return pd.read_csv(path)
+    except (OSError, pd.errors.EmptyDataError):
+        return pd.DataFrame()
