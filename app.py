@@ -9,6 +9,7 @@ navigation = st.navigation(
     [
         st.Page("pages/overview.py", title="Overview", icon=":material/public:", default=True),
         st.Page("pages/browse.py", title="Browse", icon=":material/travel_explore:"),
+        st.Page("pages/pretrain.py", title="Pre-train", icon=":material/model_training:"),
     ]
 )
 navigation.run()

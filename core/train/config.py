@@ -73,7 +73,7 @@ class RunConfig:
 
     stage: Literal["pretrain", "finetune", "image_classifier"] = "pretrain"
     seed: int = 0
-    epochs: int = 20
+    epochs: int = 10
     batch_size: int = 512
     patience: int = 5  # early stopping: epochs without validation improvement
     data: DataConfig = field(default_factory=DataConfig)

@@ -5,7 +5,8 @@ submitted run and a single daemon thread trains them one after the other. A :cla
 object the worker updates (status, progress, a downsampled loss history, per-epoch validation
 metrics); a page polls it and draws it. Finished runs live on disk (see :mod:`core.train.runner`),
 so :func:`list_runs` finds them again after a page switch or a restart, and :func:`compare_runs`
-tabulates them side by side.
+tabulates them side by side. A job may also be a label-budget sweep (:mod:`core.sweep`), queued the
+same way; :func:`list_sweeps` finds finished ones.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from core.sweep import SweepPlan, label_budget_sweep
+from core.location import ENCODINGS, ConfigError
 from core.train.checkpoint import atomic_write_json
 from core.train.config import DataConfig, RunConfig
 from core.train.data import FeatureData, load_feature_data
@@ -63,11 +66,12 @@ class StepHistory:
 
 @dataclass(eq=False)
 class Job:
-    """One submitted run, updated by the worker thread; read it through :meth:`snapshot` for charts."""
+    """One submitted run (or sweep, when ``plan`` is set), updated by the worker thread."""
 
     id: str
     owner: str
     config: RunConfig
+    plan: SweepPlan | None = None
     status: str = "queued"
     position: int = 0  # place in the queue (1 = next), 0 once it left the queue
     epoch: int = 0
@@ -86,6 +90,11 @@ class Job:
     @property
     def epochs(self) -> int:
         return self.config.epochs
+
+    @property
+    def kind(self) -> str:
+        """The run's stage, or "sweep"."""
+        return "sweep" if self.plan is not None else self.config.stage
 
     @property
     def active(self) -> bool:
@@ -143,9 +152,10 @@ class JobManager:
         self._ready = threading.Condition()
         self._worker: threading.Thread | None = None
 
-    def submit(self, config: RunConfig, owner: str) -> Job:
-        """Queue a run of ``config`` for ``owner`` (a session id) and return its job."""
-        job = Job(id=uuid.uuid4().hex[:10], owner=owner, config=config)
+    def submit(self, config: RunConfig, owner: str, plan: SweepPlan | None = None) -> Job:
+        """Queue a run of ``config`` (or, with ``plan``, a label-budget sweep based on it) for ``owner``
+        (a session id) and return its job."""
+        job = Job(id=uuid.uuid4().hex[:10], owner=owner, config=config, plan=plan)
         job._cancel = lambda: self._cancel(job)
         with self._ready:
             self._jobs.append(job)
@@ -199,15 +209,21 @@ class JobManager:
     def _run(self, job: Job) -> None:
         """Train one job to its end; every failure becomes ``status == "failed"`` with a one-line message."""
         try:
-            job.run_dir = new_run_dir(job.config.stage, self.root)
+            job.run_dir = new_run_dir(job.kind, self.root)
             (job.run_dir / "config.yaml").write_text(job.config.to_yaml())
             job.message = "loading the dataset and its image features"
             data = self._data(job.config.data, job._report)
+            if job.plan is not None:
+                started = time.perf_counter()
+                label_budget_sweep(job.config, job.plan, job.run_dir, data=data, progress=job._report)
+                job.progress, job.message = 1.0, f"sweep done in {time.perf_counter() - started:.0f} s"
+                job.status = "completed"
+                return
             summary = run(
                 job.config, job.run_dir, data=data, stop=job._stop, on_step=job._record_step, on_epoch=job._record_epoch
             )
         except _Stopped:
-            job.status, job.message = "stopped", "stopped while the image features were extracted"
+            job.status, job.message = "stopped", "stopped before it finished (a sweep between its jobs, a run during feature extraction)"
             _write_failure(job, None)
         except Exception as error:  # noqa: BLE001 — a run must never take the worker (or the app) down
             job.error = one_line(error)
@@ -235,7 +251,27 @@ def _write_failure(job: Job, error: BaseException | None) -> None:
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         (job.run_dir / ERROR_LOG).write_text(trace)
     if not (job.run_dir / "metrics.json").exists():
-        atomic_write_json(job.run_dir / "metrics.json", {"status": job.status, "stage": job.config.stage, "error": job.error})
+        atomic_write_json(job.run_dir / "metrics.json", {"status": job.status, "stage": job.kind, "error": job.error})
+
+
+def sweep_plan(
+    encodings: Iterable[str], ratios: Iterable[float], n_seeds: int, pretrain_epochs: int, finetune_steps: int, workers: int
+) -> SweepPlan:
+    """A checked :class:`SweepPlan` (seeds 0 … n_seeds - 1); :class:`ConfigError` names a bad field."""
+    encodings, ratios = tuple(encodings), tuple(sorted(ratios))
+    unknown = [name for name in encodings if name not in ENCODINGS]
+    problems = {
+        "sweep.encodings": "pick at least one" if not encodings else f"unknown {unknown}" if unknown else "",
+        "sweep.ratios": "pick ratios in (0, 1]" if not ratios or not all(0 < r <= 1 for r in ratios) else "",
+        "sweep.seeds": "must be >= 1" if n_seeds < 1 else "",
+        "sweep.pretrain_epochs": "must be >= 1" if pretrain_epochs < 1 else "",
+        "sweep.finetune_steps": "must be >= 1" if finetune_steps < 1 else "",
+        "sweep.workers": "must be >= 1" if workers < 1 else "",
+    }
+    for key, problem in problems.items():
+        if problem:
+            raise ConfigError(f"{key}: {problem}")
+    return SweepPlan(encodings, ratios, tuple(range(n_seeds)), pretrain_epochs, finetune_steps, workers=workers)
 
 
 _MANAGER: JobManager | None = None
@@ -305,6 +341,14 @@ def list_runs(root: Path | None = None) -> list[RunRecord]:
         return []
     records = (read_run(path) for path in root.iterdir() if path.is_dir())
     return sorted((r for r in records if r is not None), key=lambda r: r.name, reverse=True)
+
+
+def list_sweeps(root: Path | None = None) -> list[Path]:
+    """Directories of finished label-budget sweeps under ``root`` (default :func:`runs_root`), newest first."""
+    root = Path(root or runs_root())
+    if not root.is_dir():
+        return []
+    return sorted((path for path in root.iterdir() if (path / "sweep.json").is_file()), reverse=True)
 
 
 def pretrained_runs_for(runs: Iterable[RunRecord], location: dict[str, Any]) -> list[RunRecord]:

@@ -1,6 +1,7 @@
 """End to end in headless Chromium: the Overview map renders from local assets and nothing leaves the machine."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -51,15 +52,16 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0) -> 
 
 
 @pytest.fixture(scope="module")
-def app_url(built_assets, request):
-    """A streamlit server on a free local port, stopped by its PID when the module's tests end."""
+def app_url(built_assets, request, tmp_path_factory):
+    """A streamlit server on a free local port (runs written to a temporary folder), stopped by its PID
+    when the module's tests end."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = _free_port()
     log = (ARTIFACTS / "streamlit.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT), "GEOCSP_RUNS": str(tmp_path_factory.mktemp("runs"))},
     )
 
     def stop() -> None:
@@ -153,3 +155,25 @@ def test_browse_map_renders_and_a_click_shows_a_sample(app_url):
         page.locator('[data-testid="stImage"] img').first.wait_for(timeout=30_000)
         page.wait_for_timeout(500)
         screenshot(page, "browse")
+
+
+def test_a_short_pretraining_run_launches_and_finishes(app_url):
+    with offline_page(app_url) as (page, _):
+        page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
+        page.frame_locator(MAP_FRAME).locator(".leaflet-container").wait_for(timeout=60_000)
+        page.get_by_role("link", name="Pre-train").click()
+        page.get_by_text("Location encoder").first.wait_for(timeout=60_000)
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Image features").click()
+        page.get_by_role("option", name="small_cnn").click()
+        for label, value in (("num_scales", "8"), ("hidden_dim", "64"), ("Epochs", "1")):
+            field = page.get_by_label(label, exact=True)
+            field.fill(value)
+            field.press("Enter")
+            page.wait_for_timeout(400)  # let the rerun settle
+        page.get_by_role("button", name="Start", exact=True).click()
+        page.get_by_role("button", name="Stop", exact=True).wait_for(timeout=30_000)
+        # small_cnn features of the default dataset are extracted on the first run only (cached after).
+        page.get_by_text(re.compile(r"^Run .+: completed$")).wait_for(timeout=300_000)
+        page.get_by_text(re.compile(r"· pretrain · completed$")).first.wait_for(timeout=30_000)  # its run card
+        page.wait_for_timeout(1000)
+        screenshot(page, "pretrain")

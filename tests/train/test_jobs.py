@@ -6,7 +6,8 @@ from core.data.default_dataset import DefaultDatasetConfig, load_default_dataset
 from core.image.features import extract_features
 from core.train.config import RunConfig
 from core.train.data import feature_data_from
-from core.train.jobs import ERROR_LOG, JobManager, compare_runs, list_runs, pretrained_runs_for
+from core.location import ConfigError
+from core.train.jobs import ERROR_LOG, JobManager, compare_runs, list_runs, list_sweeps, pretrained_runs_for, sweep_plan
 from core.train.runner import run
 
 TINY_LOCATION = {"encoding": "theory", "encoding_params": {"num_scales": 4}, "network_params": {"hidden_dim": 32}}
@@ -104,3 +105,23 @@ def test_list_runs_finds_finished_runs_and_compares_them(manager, runs):
     assert list(table.index) == [pretrain.run_dir.name, finetune.run_dir.name]
     assert list(table["stage"]) == ["pretrain", "finetune"] and list(table["encoding"]) == ["theory", "theory"]
     assert table.loc[finetune.run_dir.name, "test_top1"] >= 0 and "best_val_loss" in table.columns
+
+
+def test_a_sweep_is_queued_like_a_run_and_listed_when_done(manager, runs):
+    plan = sweep_plan(["wrap"], [1.0], n_seeds=1, pretrain_epochs=1, finetune_steps=5, workers=1)
+    job = manager.submit(tiny_config(), "A", plan)
+    assert manager.join(job, timeout=120) and job.status == "completed", job.error
+    assert job.kind == "sweep" and job.progress == 1.0
+    assert list_sweeps() == [job.run_dir]
+    assert "CSP gain" in (job.run_dir / "sweep.md").read_text() and (job.run_dir / "sweep.png").stat().st_size > 0
+    assert list_runs() == [], "a sweep is not a single run"
+
+
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [("encodings", {"encodings": []}), ("encodings", {"encodings": ["nope"]}), ("ratios", {"ratios": [0.0]}), ("seeds", {"n_seeds": 0})],
+)
+def test_a_bad_sweep_plan_is_refused_by_name(field, values):
+    arguments = {"encodings": ["wrap"], "ratios": [0.5], "n_seeds": 1, "pretrain_epochs": 1, "finetune_steps": 5, "workers": 1}
+    with pytest.raises(ConfigError, match=f"sweep.{field}"):
+        sweep_plan(**{**arguments, **values})
