@@ -1,4 +1,4 @@
-"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|evaluate|sweep``.
+"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep``.
 
 Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
 training commands run data-parallel (DDP).
@@ -17,7 +17,7 @@ from core.location.params import ConfigError
 from core.train.checkpoint import CheckpointError
 from core.train.loop import TrainingDiverged
 
-STAGES = {"pretrain": "pretrain", "finetune": "finetune", "image-classifier": "image_classifier"}
+STAGES = {"pretrain": "pretrain", "finetune": "finetune", "image-classifier": "image_classifier", "moco": "moco"}
 
 
 def _csv(kind):

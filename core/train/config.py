@@ -68,10 +68,26 @@ class FinetuneConfig:
 
 
 @dataclass
+class MocoConfig:
+    """Geography-aware MoCo-v2 on images. τ divides cosine similarities; geo_weight 0 disables the
+    geo-cluster pretext task; temporal_positives pairs different acquisitions of a site."""
+
+    backbone: str = "small_cnn"  # an untrained image-registry architecture: small_cnn, resnet18, resnet50
+    image_size: int = 32
+    dim: int = 128
+    queue_size: int = 4096
+    momentum: float = 0.99
+    tau: float = 0.2
+    temporal_positives: bool = True
+    geo_weight: float = 1.0
+    n_clusters: int = 100
+
+
+@dataclass
 class RunConfig:
     """Everything that defines a run; saved beside its checkpoints and in its run card."""
 
-    stage: Literal["pretrain", "finetune", "image_classifier"] = "pretrain"
+    stage: Literal["pretrain", "finetune", "image_classifier", "moco"] = "pretrain"
     seed: int = 0
     epochs: int = 10
     batch_size: int = 512
@@ -81,6 +97,7 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    moco: MocoConfig = field(default_factory=MocoConfig)
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -178,6 +195,13 @@ _RANGES = {
     "pretrain.near_radius_km": (1.0, 20_000.0),
     "pretrain.num_negatives": (1, 1024),
     "finetune.label_ratio": (1e-4, 1.0),
+    "moco.image_size": (8, 512),
+    "moco.dim": (2, 4096),
+    "moco.queue_size": (1, 1 << 20),
+    "moco.momentum": (0.0, 1.0),
+    "moco.tau": (1e-3, 10.0),
+    "moco.geo_weight": (0.0, 1e3),
+    "moco.n_clusters": (2, 100_000),
 }
 
 

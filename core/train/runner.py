@@ -64,6 +64,10 @@ def build_task(config: RunConfig, data: FeatureData):
     seed_everything(config.seed)
     if config.stage == "pretrain":
         return PretrainTask(config, data)
+    if config.stage == "moco":
+        from core.geossl.moco import MoCoTask
+
+        return MoCoTask(config, data)
     if config.stage == "image_classifier":
         return image_classifier_task(config, data)
     encoder_state = pretrained_location_state(Path(config.finetune.init_from), config) if config.finetune.init_from else None
@@ -106,7 +110,7 @@ def run(
     if is_main:
         run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config.stage)
         _prepare_run_dir(run_dir, config, resume)
-    data = data or load_feature_data(config.data, on_progress)
+    data = data or load_run_data(config, on_progress)
     task = build_task(config, data)
     result = fit(task, config, run_dir, on_step=on_step, on_epoch=on_epoch, stop=stop, resume=resume)
     if not is_main:
@@ -127,10 +131,19 @@ def load_trained_run(run_dir: Path, data: FeatureData | None = None):
     if not config_path.is_file():
         raise CheckpointError(f"{run_dir}: not a GeoCSP run (config.yaml missing)")
     config = RunConfig.from_yaml(config_path.read_text())
-    data = data or load_feature_data(config.data)
+    data = data or load_run_data(config)
     model = build_task(config, data).model
     load_model_weights(run_dir / "checkpoints" / BEST, model)
     return config, model.eval(), data
+
+
+def load_run_data(config: RunConfig, progress: Progress | None = None):
+    """What a stage trains on: site images for MoCo, cached image features + locations otherwise."""
+    if config.stage == "moco":
+        from core.geossl.sites import load_site_images
+
+        return load_site_images(config.data.dataset, config.moco.image_size)
+    return load_feature_data(config.data, progress)
 
 
 def _prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
@@ -148,6 +161,10 @@ def _prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
 def evaluate_task_on_test(config: RunConfig, task, data: FeatureData) -> dict[str, float]:
     """Test-split metrics of a trained task's model (never used for any choice during training)."""
     task.model.eval()
+    if config.stage == "moco":
+        from core.geossl.probes import probe_metrics
+
+        return {f"test_{k}": v for k, v in probe_metrics(task, config.finetune.label_ratio).items()}
     if config.stage == "pretrain":
         return {f"test_{k.removeprefix('val_')}": v for k, v in task.evaluate(data.indices("test")).items()}
     test = data.labelled_indices("test")
