@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--n", type=int, default=defaults.n_locations, help="number of places")
     build.add_argument("--chip-px", type=int, default=defaults.chip_px, help="chip side in pixels")
     build.add_argument("--seed", type=int, default=defaults.seed)
-    build.add_argument("--split", choices=["h3", "latlon"], default=defaults.split_scheme)
+    build.add_argument("--split", choices=["h3", "latlon", "random"], default=defaults.split_scheme)
     build.add_argument("--force", action="store_true", help="rebuild even when the cache is current")
     sub.add_parser("verify-default", help="re-hash the built files against the manifest")
     args = parser.parse_args(argv)

@@ -31,7 +31,7 @@ from core.data.errors import DatasetError
 from core.data.paths import cache_root
 from core.data.rasters import majority
 from core.data.sources import IGBP_CLASSES, KOPPEN_GROUPS, SOURCES, VIEW_SOURCES, load_raster, source_fingerprints
-from core.data.splits import label_ranks, spatial_split
+from core.data.splits import label_ranks, random_split, spatial_split
 
 BUILDER_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -48,7 +48,7 @@ class DefaultDatasetConfig:
     n_locations: int = 24_000
     chip_px: int = 32
     seed: int = 0
-    split_scheme: str = "h3"
+    split_scheme: str = "h3"  # "h3" / "latlon" (spatially blocked) or "random" (for comparison: leaks location)
     split_resolution: int = 1
     split_block_deg: float = 5.0
     split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
@@ -68,6 +68,8 @@ class DefaultDatasetConfig:
             raise ValueError(f"n_locations must be at least 10, got {self.n_locations}")
         if not 4 <= self.chip_px <= 256:
             raise ValueError(f"chip_px must be within [4, 256], got {self.chip_px}")
+        if self.split_scheme not in ("h3", "latlon", "random"):
+            raise ValueError(f"split_scheme must be 'h3', 'latlon' or 'random', got {self.split_scheme!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
 
@@ -182,9 +184,12 @@ def build_default_dataset(
         del chips
 
     report(0.85, "splitting (spatially blocked) and ranking label subsets")
-    split = spatial_split(
-        lonlat, config.split_fractions, config.seed, config.split_scheme, config.split_resolution, config.split_block_deg
-    )
+    if config.split_scheme == "random":
+        split = random_split(len(lonlat), config.split_fractions, config.seed)
+    else:
+        split = spatial_split(
+            lonlat, config.split_fractions, config.seed, config.split_scheme, config.split_resolution, config.split_block_deg
+        )
     ranks = label_ranks(labels["label"], split == "train", config.label_seed)
     records = pd.DataFrame(
         {

@@ -115,7 +115,7 @@ def dataset_site_images(dataset: GeoImageDataset, size: int, seed: int = 0) -> S
 def _resize(chips: np.ndarray, size: int) -> np.ndarray:
     if chips.shape[1] == size:
         return chips
-    tensor = torch.from_numpy(chips).permute(0, 3, 1, 2).float()
+    tensor = torch.from_numpy(np.array(chips)).permute(0, 3, 1, 2).float()
     resized = torch.nn.functional.interpolate(tensor, size=(size, size), mode="bilinear", align_corners=False)
     return resized.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 

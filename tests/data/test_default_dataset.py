@@ -83,6 +83,15 @@ def test_cache_hit_and_rebuild_when_a_source_changes(tmp_path, monkeypatch):
     assert json.loads((directory / "manifest.json").read_text())["n_locations"] == SMALL.n_locations
 
 
+def test_random_split_is_available_for_comparison(tmp_path):
+    blocked = build_default_dataset(SMALL, tmp_path / "blocked")
+    random = load_default_dataset(DefaultDatasetConfig(n_locations=400, chip_px=16, seed=7, split_scheme="random"), directory=tmp_path / "random")
+    assert random.manifest["config"]["split_scheme"] == "random"
+    assert random.manifest["files"]["chips_bluemarble.npy"] == blocked["files"]["chips_bluemarble.npy"]
+    assert random.manifest["files"]["records.csv"] != blocked["files"]["records.csv"]
+    assert random.records["split"].value_counts()["train"] == pytest.approx(0.7 * 400, abs=2)
+
+
 def test_bad_config_names_the_parameter(tmp_path):
     with pytest.raises(ValueError, match="chip_px"):
         load_default_dataset(DefaultDatasetConfig(chip_px=1), directory=tmp_path / "x")
