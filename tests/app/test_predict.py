@@ -1,0 +1,190 @@
+"""The Predict page in AppTest: map clicks (through session state) show P(y|x); a geo-tagged JPEG pins its
+GPS position and shows P(y|I), P(y|x) and the fused P(y|I,x); every bad upload gives a clear message and the
+page keeps working; with no trained model, a quick default pipeline is offered, trained and used."""
+
+import json
+from pathlib import Path
+
+import piexif
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.data.images import MAX_IMAGE_BYTES
+from core.predict import Predictor, top_k
+from core.train import jobs, runner
+from geovis import app_state
+from tests.app.test_app import tiny_dataset
+from tests.data.fixtures import gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, png_header_bytes, truncated_jpeg_bytes
+from tests.test_predict import TinyRuns, tiny_runs  # noqa: F401 — a fixture
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+PAGE = "pages/predict.py"
+MAP_KEY = "predict_map"
+G = piexif.GPSIFD
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches(built_assets):
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def runs(tiny_runs, monkeypatch) -> TinyRuns:  # noqa: F811
+    """The tiny runs as the app's runs folder; runs load their (in-memory) tiny data; Overview shows a tiny dataset."""
+    monkeypatch.setenv("GEOCSP_RUNS", str(tiny_runs.location.parent))
+    monkeypatch.setattr(runner, "load_feature_data", lambda config, progress=None: tiny_runs.data)
+    monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(50))
+    return tiny_runs
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def open_page() -> AppTest:
+    at = ok(AppTest.from_file(APP, default_timeout=120).run())
+    return ok(at.switch_page(PAGE).run())
+
+
+def open_predict(with_image: bool = True) -> AppTest:
+    """The page with the tiny models: the image model is chosen by default; ``with_image=False`` unselects it."""
+    at = open_page()
+    assert at.selectbox(key="predict_image_run").index == 1, "the newest image model by default"
+    return at if with_image else ok(at.selectbox(key="predict_image_run").select_index(0).run())
+
+
+def click(at: AppTest, lat: float, lng: float) -> AppTest:
+    at.session_state[MAP_KEY] = {"last_clicked": {"lat": lat, "lng": lng}}
+    return ok(at.run())
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "image/jpeg") -> AppTest:
+    at.file_uploader(key="predict_photo").set_value((name, data, mime))
+    return ok(at.run())
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """The page's plotly figures by title."""
+    figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return {figure["layout"]["title"]["text"]: figure["data"][0] for figure in figures}
+
+
+def captions(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def test_a_map_click_shows_the_location_models_top_classes(runs):
+    at = open_predict(with_image=False)
+    assert not at.error and any("Click the map" in i.value for i in at.info)
+    assert not charts(at)
+    at = click(at, 48.86, 2.35)
+    bars = charts(at)["P(y | x), from the location"]
+    expected = top_k(Predictor(runs.location, data=runs.data).location_probs([[2.35, 48.86]])[0], runs.data.class_names, 5)
+    assert bars["y"] == [s.name for s in expected]
+    assert bars["x"] == pytest.approx([s.probability for s in expected], abs=1e-6)
+    assert "latitude 48.8600, longitude 2.3500 (your click)" in captions(at)
+    at = click(at, -1.28, 396.82)  # a click on the world's next copy: the longitude wraps to 36.82
+    assert "latitude -1.2800, longitude 36.8200 (your click)" in captions(at)
+
+
+def test_a_geotagged_photo_is_pinned_and_shows_three_distributions_that_follow_the_pin(runs):
+    at = open_predict()
+    at = upload(at, "sydney.jpg", jpeg_with_gps_bytes(-33.8568, 151.2153, size=(96, 64)))
+    assert not at.error and not at.warning
+    assert "latitude -33.8568, longitude 151.2153 (the photo's GPS position)" in captions(at)
+    figures = charts(at)
+    assert {
+        "What is in the photo: EfficientNet-Lite0, ImageNet top-5", "P(y | I), from the photo",
+        "P(y | x), from the location", "P(y | I, x), calibrated fusion",
+    } == set(figures)
+    assert len(figures["What is in the photo: EfficientNet-Lite0, ImageNet top-5"]["y"]) == 5
+    assert at.radio(key="predict_fusion").options == ["P(y | I, x), calibrated fusion", "P(y | I, x), product rule"]
+
+    moved = click(at, 64.0, -20.0)  # move the pin: P(y|I) stays, P(y|x) and the fusion follow
+    assert "latitude 64.0000, longitude -20.0000 (your click)" in captions(moved)
+    after = charts(moved)
+    assert after["P(y | I), from the photo"] == figures["P(y | I), from the photo"]
+    assert after["P(y | x), from the location"] != figures["P(y | x), from the location"]
+    product = ok(moved.radio(key="predict_fusion").set_value("product").run())
+    assert "P(y | I, x), product rule" in charts(product)
+
+
+def _gps_with(**changes) -> dict:
+    ifd = gps_ifd(10.0, 20.0)
+    for name, value in changes.items():
+        if value is None:
+            del ifd[getattr(G, name)]
+        else:
+            ifd[getattr(G, name)] = value
+    return ifd
+
+
+def _photo_with_gps(**changes) -> bytes:
+    return noise_jpeg_bytes(size=(64, 64), gps=_gps_with(**changes))
+
+
+BAD_FILES = [
+    ("empty.jpg", b"", "the file is empty (0 bytes)"),
+    ("cut.jpg", truncated_jpeg_bytes(), "the image data is truncated"),
+    ("notes.jpg", b"Dear diary, this is not a photo.\n" * 20, "not an image"),
+    ("bomb.png", png_header_bytes(30_000, 30_000), "decompression bomb"),
+    ("huge.jpg", b"\xff\xd8\xff" + bytes(MAX_IMAGE_BYTES), "larger than the 25.0 MiB limit"),
+]
+BAD_GPS = [
+    ("lat91.jpg", _photo_with_gps(GPSLatitude=((91, 1), (0, 1), (0, 1))), "latitude 91° is larger than 90°"),
+    ("nan.jpg", _photo_with_gps(GPSLatitude=((0, 0), (0, 1), (0, 1))), "zero denominator (0/0)"),
+    ("zero.jpg", _photo_with_gps(GPSLongitude=((20, 1), (30, 0), (0, 1))), "zero denominator (30/0)"),
+    ("norefs.jpg", _photo_with_gps(GPSLatitudeRef=None, GPSLongitudeRef=None), "reference must be N or S, found missing"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), BAD_FILES, ids=[name for name, _, _ in BAD_FILES])
+def test_a_bad_file_gives_a_clear_error_and_clicks_still_predict(runs, name, data, message):
+    at = upload(open_predict(), name, data)
+    [error] = at.error
+    assert name in error.value and message in error.value and "Traceback" not in error.value
+    assert not at.get("image")
+    at = click(at, 10.0, 20.0)
+    assert "P(y | x), from the location" in charts(at)
+
+
+@pytest.mark.parametrize(("name", "data", "message"), BAD_GPS, ids=[name for name, _, _ in BAD_GPS])
+def test_unusable_gps_asks_for_a_click_and_the_photo_is_still_classified(runs, name, data, message):
+    at = upload(open_predict(), name, data)
+    assert not at.error
+    [warning] = at.warning
+    assert name in warning.value and message in warning.value and "Click the map" in warning.value
+    assert any("Click the map to predict" in i.value for i in at.info), "no pin until the user clicks"
+    at = click(at, 10.0, 20.0)
+    assert {"P(y | I), from the photo", "P(y | x), from the location", "P(y | I, x), calibrated fusion"} <= set(charts(at))
+
+
+def test_a_photo_without_gps_waits_for_a_click(runs):
+    at = click(open_predict(), 30.0, 30.0)
+    at = upload(at, "plain.jpg", noise_jpeg_bytes(size=(64, 64)))
+    assert any("has no GPS position" in i.value for i in at.info) and not at.error
+    assert "P(y | I), from the photo" not in charts(at), "a new photo without GPS removes the old pin"
+    at = click(at, -10.0, -60.0)
+    assert "latitude -10.0000, longitude -60.0000 (your click)" in captions(at)
+    assert "P(y | I, x), calibrated fusion" in charts(at)
+
+
+def test_without_runs_a_quick_pipeline_is_offered_trained_and_then_used(runs, tmp_path, monkeypatch):
+    monkeypatch.setenv("GEOCSP_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(jobs, "_MANAGER", jobs.JobManager(data_provider=lambda config, progress: runs.data))
+    at = open_page()
+    assert any("No trained location model yet" in i.value for i in at.info) and not at.error
+    at = ok(at.button(key="quick_pipeline_start").click().run())
+    pipeline = at.session_state["geocsp_quick_pipeline"]
+    assert pipeline.join(timeout=300) and not pipeline.error, pipeline.error
+    at = ok(at.run())
+    assert at.selectbox(key="predict_location_run").value.run_dir == pipeline.jobs[1].run_dir
+    assert len(at.selectbox(key="predict_image_run").options) == 2, "none, or the pipeline's image model"
+    at = click(at, 0.0, 20.0)
+    assert "P(y | x), from the location" in charts(at)
