@@ -40,3 +40,7 @@ npm ci --no-audit --no-fund --loglevel=error
 if [ "$features" = 1 ]; then
   .venv/bin/python -m core.image extract --encoder efficientnet_lite0_64px
 fi
+if [ "$dev" = 1 ]; then
+  # The fast small-CNN features the app and CLI tests train on (seconds; cached).
+  .venv/bin/python -m core.image extract --encoder small_cnn
+fi
