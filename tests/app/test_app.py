@@ -1,16 +1,14 @@
 """The Streamlit app in AppTest: it runs without exception and the Overview shows the active dataset."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.data.base import GeoImageDataset, records_from_columns
 from geovis import app_state, assets
+from tests.app.apptest import APP
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 CLASSES = ["Water Bodies", "Evergreen Needleleaf Forests", "Grasslands", "Croplands"]
 
 
@@ -27,15 +25,6 @@ def tiny_dataset(n: int, seed: int = 0) -> GeoImageDataset:
     )
     records["split"] = rng.choice(["train", "val", "test"], n, p=[0.7, 0.1, 0.2])
     return GeoImageDataset("tiny", "/tmp", records, CLASSES)
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches(built_assets):
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 def run_app(timeout: float = 60) -> AppTest:

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.coords import haversine_km
@@ -14,19 +13,10 @@ from core.data.sources import VIEW_SOURCES
 from geovis import app_state, browse
 from tests.app.test_app import tiny_dataset
 from tests.data.fixtures import jpeg_with_gps_bytes, photo_bytes, write_file
+from tests.app.apptest import APP, ok
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 BROWSE = "pages/browse.py"
 MAP_KEY = "browse_map"
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches(built_assets):
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture
@@ -45,12 +35,6 @@ def data_root(tmp_path, monkeypatch) -> Path:
     (root / "empty").mkdir()
     monkeypatch.setenv("GEOCSP_DATA_ROOT", str(root))
     return root
-
-
-def ok(at: AppTest) -> AppTest:
-    """``at`` after a run, checked to have raised nothing."""
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def open_browse(timeout: float = 120) -> AppTest:

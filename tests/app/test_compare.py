@@ -2,10 +2,8 @@
 chart of P(y|x); out-of-range input gives a clear message; the class map colours every H3 hexagon."""
 
 import json
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.predict import Predictor
@@ -13,19 +11,10 @@ from core.train import runner
 from geovis import app_state
 from tests.app.test_app import tiny_dataset
 from tests.test_predict import TinyRuns, tiny_runs  # noqa: F401 — a fixture
+from tests.app.apptest import APP, ok
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/compare.py"
 MAP_KEY = "compare_map"
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches(built_assets):
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture
@@ -34,11 +23,6 @@ def runs(tiny_runs, monkeypatch) -> TinyRuns:  # noqa: F811
     monkeypatch.setattr(runner, "load_feature_data", lambda config, progress=None: tiny_runs.data)
     monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(50))
     return tiny_runs
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def open_compare() -> AppTest:

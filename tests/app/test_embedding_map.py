@@ -2,11 +2,9 @@
 geovis logic (the hex layer's GeoJSON and HTML)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core import embedding_map as em
@@ -14,26 +12,15 @@ from core.hexgrid import cells_of
 from core.location import geoclip_status
 from core.train.config import RunConfig
 from geovis import embedding_layers as layers
+from tests.app.apptest import APP, ok
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/embedding_map.py"
 PARIS = (2.35, 48.85)
 
 
 @pytest.fixture(autouse=True)
-def fresh_caches(built_assets, tmp_path, monkeypatch):
+def empty_runs_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("GEOCSP_RUNS", str(tmp_path / "runs"))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-def ok(at: AppTest) -> AppTest:
-    """``at`` after a run, checked to have raised nothing."""
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def open_page(resolution: int = 1) -> AppTest:

@@ -3,11 +3,9 @@ GPS position and shows P(y|I), P(y|x) and the fused P(y|I,x); every bad upload g
 page keeps working; with no trained model, a quick default pipeline is offered, trained and used."""
 
 import json
-from pathlib import Path
 
 import piexif
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.data.images import MAX_IMAGE_BYTES
@@ -17,20 +15,11 @@ from geovis import app_state
 from tests.app.test_app import tiny_dataset
 from tests.data.fixtures import gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, png_header_bytes, truncated_jpeg_bytes
 from tests.test_predict import TinyRuns, tiny_runs  # noqa: F401 — a fixture
+from tests.app.apptest import APP, ok
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/predict.py"
 MAP_KEY = "predict_map"
 G = piexif.GPSIFD
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches(built_assets):
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture
@@ -40,11 +29,6 @@ def runs(tiny_runs, monkeypatch) -> TinyRuns:  # noqa: F811
     monkeypatch.setattr(runner, "load_feature_data", lambda config, progress=None: tiny_runs.data)
     monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(50))
     return tiny_runs
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def open_page() -> AppTest:

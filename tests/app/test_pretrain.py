@@ -1,10 +1,8 @@
 """The Pre-train page in AppTest: every picker renders, a short run is launched, joined and shown, bad values
 give a message (never an exception), and finished runs can be compared."""
 
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.image.registry import list_image_encoders
@@ -14,18 +12,9 @@ from core.train import jobs
 from geovis import app_state
 from tests.app.test_app import tiny_dataset
 from tests.train.test_jobs import tiny_data  # noqa: F401 — a fixture
+from tests.app.apptest import APP, ok
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/pretrain.py"
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches(built_assets):
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture
@@ -36,11 +25,6 @@ def manager(tiny_data, tmp_path, monkeypatch):  # noqa: F811
     fresh = jobs.JobManager(data_provider=lambda data_config, progress: tiny_data)
     monkeypatch.setattr(jobs, "_MANAGER", fresh)
     return fresh
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def widget_keys(at: AppTest) -> set[str]:

@@ -1,7 +1,6 @@
 """The label-budget sweep on small real data: every cell present, outputs written, fusion sane."""
 
 import pandas as pd
-import pytest
 
 from core.sweep import METHODS, SweepPlan, label_budget_sweep
 from core.train.config import RunConfig
