@@ -16,6 +16,7 @@ from core.data.default_dataset import load_default_dataset
 from core.data.errors import DatasetError
 from core.data.loaders import DATASET_FORMATS, load_user_dataset
 from core.data.paths import data_root
+from geovis import maps
 
 _USER_DATASET = "geocsp_user_dataset"
 
@@ -104,3 +105,12 @@ def register_dataset(fmt: str, path: str, **options: str) -> GeoImageDataset:
 def use_default_dataset() -> None:
     """Make the embedded default dataset this session's active dataset again."""
     st.session_state.pop(_USER_DATASET, None)
+
+
+@st.cache_data(max_entries=8, show_spinner="Aggregating samples…")
+def dataset_hexagons(dataset_key: str, color_by: str, _dataset: GeoImageDataset) -> tuple[list[str], list[str], list[str]]:
+    """:func:`geovis.maps.sample_hexagons` of the dataset's located samples, cached per dataset content."""
+    located = _dataset.has_location
+    return maps.sample_hexagons(
+        _dataset.lonlat[located], _dataset.labels[located], _dataset.class_names, maps.SAMPLE_HEX_RESOLUTION, color_by
+    )

@@ -257,13 +257,17 @@ def hex_summary(lonlat: np.ndarray, labels: np.ndarray, resolution: int, n_class
     )
 
 
+SAMPLE_HEX_RESOLUTION = 2
+MAX_SAMPLE_MARKERS = 1500
+
+
 def add_samples(
     m: folium.Map,
     lonlat: np.ndarray,
     labels: np.ndarray,
     class_names: Sequence[str],
-    max_markers: int = 1500,
-    resolution: int = 2,
+    max_markers: int = MAX_SAMPLE_MARKERS,
+    resolution: int = SAMPLE_HEX_RESOLUTION,
     color_by: Literal["class", "count"] = "class",
 ) -> folium.Layer:
     """Show a dataset's samples: markers when there are at most ``max_markers``, else H3 hexagons.

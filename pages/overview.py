@@ -69,7 +69,11 @@ controls.caption("Hover a hexagon for its counts. Colours match the class chart 
 located = dataset.has_location
 try:
     sample_map = maps.base_map(basemap=basemap)
-    maps.add_samples(sample_map, dataset.lonlat[located], dataset.labels[located], dataset.class_names, color_by=color_by)
+    if located.sum() > maps.MAX_SAMPLE_MARKERS:
+        hexagons = app_state.dataset_hexagons(app_state.active_dataset_key(), color_by, dataset)
+        maps.add_hexagons(sample_map, *hexagons, name="samples")
+    else:
+        maps.add_samples(sample_map, dataset.lonlat[located], dataset.labels[located], dataset.class_names, color_by=color_by)
 except Exception as error:
     view.error(f"The map could not be drawn: {error}")
 else:
