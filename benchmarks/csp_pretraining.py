@@ -7,7 +7,7 @@ reference CSP code does it — the Space2Vec encoding computed in numpy per batc
 scales, negatives drawn in numpy, then copied into torch. Also times one default pre-training run
 (the app's default config) end to end.
 
-    python -m benchmarks.csp_pretraining [--quick] [--encoder efficientnet_lite0_64px|small_cnn]
+    python -m benchmarks.csp_pretraining [--quick] [--threads N] [--encoder efficientnet_lite0_64px|small_cnn]
 """
 
 from __future__ import annotations
@@ -71,7 +71,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--encoder", default="efficientnet_lite0_64px", help="image features to pre-train on")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     repeats = 1 if args.quick else 3
 
     config = RunConfig.from_dict({"epochs": 1, "location": {"encoding": "theory"}, "data": {"image_encoder": args.encoder}})
