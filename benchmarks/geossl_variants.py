@@ -5,7 +5,7 @@ linear probe (top-1, macro-F1), the kNN probe and, optionally, the fine-tuning p
 spatially blocked test split — mean ± std over seeds. Also measures MoCo step throughput (images/s)
 for the small CNN at 32 px and ResNet-18 at 64 px.
 
-    python -m benchmarks.geossl_variants [--places 6000] [--epochs 6] [--seeds 0,1] [--finetune]
+    python -m benchmarks.geossl_variants [--places 3000] [--epochs 4] [--seeds 0,1] [--finetune]
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def step_throughput(backbone: str, size: int, sites, steps: int = 5) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--places", type=int, default=6000)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--places", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--finetune", action="store_true", help="also run the fine-tuning probe (slower)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
