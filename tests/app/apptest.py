@@ -11,3 +11,9 @@ def ok(at: AppTest) -> AppTest:
     """``at`` after a run, checked to have raised nothing."""
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def open_page(page: str) -> AppTest:
+    """The app, then ``page``, both rendered without an exception."""
+    at = ok(AppTest.from_file(APP, default_timeout=120).run())
+    return ok(at.switch_page(page).run())

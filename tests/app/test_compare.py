@@ -7,27 +7,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.predict import Predictor
-from core.train import runner
-from geovis import app_state
-from tests.app.test_app import tiny_dataset
-from tests.test_predict import TinyRuns, tiny_runs  # noqa: F401 — a fixture
-from tests.app.apptest import APP, ok
+from tests.app.apptest import ok, open_page
 
 PAGE = "pages/compare.py"
 MAP_KEY = "compare_map"
 
 
-@pytest.fixture
-def runs(tiny_runs, monkeypatch) -> TinyRuns:  # noqa: F811
-    monkeypatch.setenv("GEOCSP_RUNS", str(tiny_runs.location.parent))
-    monkeypatch.setattr(runner, "load_feature_data", lambda config, progress=None: tiny_runs.data)
-    monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(50))
-    return tiny_runs
-
-
 def open_compare() -> AppTest:
-    at = ok(AppTest.from_file(APP, default_timeout=120).run())
-    return ok(at.switch_page(PAGE).run())
+    return open_page(PAGE)
 
 
 def grouped_chart(at: AppTest) -> dict:

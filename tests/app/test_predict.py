@@ -10,35 +10,20 @@ from streamlit.testing.v1 import AppTest
 
 from core.data.images import MAX_IMAGE_BYTES
 from core.predict import Predictor, top_k
-from core.train import jobs, runner
-from geovis import app_state
-from tests.app.test_app import tiny_dataset
+from core.train import jobs
 from tests.data.fixtures import gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, png_header_bytes, truncated_jpeg_bytes
-from tests.test_predict import TinyRuns, tiny_runs  # noqa: F401 — a fixture
-from tests.app.apptest import APP, ok
+from tests.app.apptest import ok, open_page
 
 PAGE = "pages/predict.py"
 MAP_KEY = "predict_map"
 G = piexif.GPSIFD
 
 
-@pytest.fixture
-def runs(tiny_runs, monkeypatch) -> TinyRuns:  # noqa: F811
-    """The tiny runs as the app's runs folder; runs load their (in-memory) tiny data; Overview shows a tiny dataset."""
-    monkeypatch.setenv("GEOCSP_RUNS", str(tiny_runs.location.parent))
-    monkeypatch.setattr(runner, "load_feature_data", lambda config, progress=None: tiny_runs.data)
-    monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(50))
-    return tiny_runs
-
-
-def open_page() -> AppTest:
-    at = ok(AppTest.from_file(APP, default_timeout=120).run())
-    return ok(at.switch_page(PAGE).run())
 
 
 def open_predict(with_image: bool = True) -> AppTest:
     """The page with the tiny models: the image model is chosen by default; ``with_image=False`` unselects it."""
-    at = open_page()
+    at = open_page(PAGE)
     assert at.selectbox(key="predict_image_run").index == 1, "the newest image model by default"
     return at if with_image else ok(at.selectbox(key="predict_image_run").select_index(0).run())
 
@@ -162,7 +147,7 @@ def test_a_photo_without_gps_waits_for_a_click(runs):
 def test_without_runs_a_quick_pipeline_is_offered_trained_and_then_used(runs, tmp_path, monkeypatch):
     monkeypatch.setenv("GEOCSP_RUNS", str(tmp_path / "runs"))
     monkeypatch.setattr(jobs, "_MANAGER", jobs.JobManager(data_provider=lambda config, progress: runs.data))
-    at = open_page()
+    at = open_page(PAGE)
     assert any("No trained location model yet" in i.value for i in at.info) and not at.error
     at = ok(at.button(key="quick_pipeline_start").click().run())
     pipeline = at.session_state["geocsp_quick_pipeline"]
