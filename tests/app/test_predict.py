@@ -4,19 +4,17 @@ page keeps working; with no trained model, a quick default pipeline is offered, 
 
 import json
 
-import piexif
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data.images import MAX_IMAGE_BYTES
 from core.predict import Predictor, top_k
 from core.train import jobs
-from tests.data.fixtures import gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, png_header_bytes, truncated_jpeg_bytes
+from tests.data.fixtures import altered_gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, png_header_bytes, truncated_jpeg_bytes
 from tests.app.apptest import ok, open_page
 
 PAGE = "pages/predict.py"
 MAP_KEY = "predict_map"
-G = piexif.GPSIFD
 
 
 
@@ -84,18 +82,8 @@ def test_a_geotagged_photo_is_pinned_and_shows_three_distributions_that_follow_t
     assert "P(y | I, x), product rule" in charts(product)
 
 
-def _gps_with(**changes) -> dict:
-    ifd = gps_ifd(10.0, 20.0)
-    for name, value in changes.items():
-        if value is None:
-            del ifd[getattr(G, name)]
-        else:
-            ifd[getattr(G, name)] = value
-    return ifd
-
-
 def _photo_with_gps(**changes) -> bytes:
-    return noise_jpeg_bytes(size=(64, 64), gps=_gps_with(**changes))
+    return noise_jpeg_bytes(size=(64, 64), gps=altered_gps_ifd(**changes))
 
 
 BAD_FILES = [

@@ -54,6 +54,17 @@ def gps_ifd(lat: float, lon: float, *, altitude: float | None = None, fix_time: 
     return ifd
 
 
+def altered_gps_ifd(lat: float = 10.0, lon: float = 20.0, **changes) -> dict:
+    """:func:`gps_ifd` with fields replaced by name (``GPSLatitudeRef="X"``) or removed (``=None``)."""
+    ifd = gps_ifd(lat, lon)
+    for name, value in changes.items():
+        if value is None:
+            del ifd[getattr(piexif.GPSIFD, name)]
+        else:
+            ifd[getattr(piexif.GPSIFD, name)] = value
+    return ifd
+
+
 def photo_bytes(
     fmt: str = "JPEG",
     *,

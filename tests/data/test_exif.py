@@ -11,7 +11,7 @@ from PIL import Image
 
 from core.data.exif import GpsError, GpsFix, read_capture_time, read_gps
 from core.data.images import probe_image_bytes
-from tests.data.fixtures import gps_ifd, jpeg_with_gps_bytes, photo_bytes
+from tests.data.fixtures import altered_gps_ifd, gps_ifd, jpeg_with_gps_bytes, photo_bytes
 
 G = piexif.GPSIFD
 
@@ -57,28 +57,18 @@ def test_no_gps_gives_none():
     assert _gps_of(photo_bytes("JPEG", gps={G.GPSMapDatum: "WGS-84", G.GPSAltitude: (100, 1)})) is None
 
 
-def _with(**changes) -> dict:
-    ifd = gps_ifd(10.0, 20.0)
-    for name, value in changes.items():
-        if value is None:
-            del ifd[getattr(G, name)]
-        else:
-            ifd[getattr(G, name)] = value
-    return ifd
-
-
 @pytest.mark.parametrize(
     ("ifd", "message"),
     [
-        (_with(GPSLatitude=((95, 1), (0, 1), (0, 1))), r"latitude 95° is larger than 90°"),
-        (_with(GPSLongitude=((181, 1), (30, 1), (0, 1))), r"longitude 181\.5° is larger than 180°"),
-        (_with(GPSLatitude=((10, 0), (0, 1), (0, 1))), r"latitude degrees is a rational with a zero denominator"),
-        (_with(GPSLongitude=((20, 1), (0, 1), (0, 0))), r"longitude seconds is a rational with a zero denominator"),
-        (_with(GPSLatitude=((10, 1), (30, 1))), r"latitude must have 3 components .* found 2"),
-        (_with(GPSLatitude=((10, 1), (75, 1), (0, 1))), r"not a valid degrees/minutes/seconds"),
-        (_with(GPSLatitudeRef=None), r"latitude reference must be N or S, found missing"),
-        (_with(GPSLongitudeRef="X"), r"longitude reference must be E or W, found 'X'"),
-        (_with(GPSLongitude=None), r"longitude is missing"),
+        (altered_gps_ifd(GPSLatitude=((95, 1), (0, 1), (0, 1))), r"latitude 95° is larger than 90°"),
+        (altered_gps_ifd(GPSLongitude=((181, 1), (30, 1), (0, 1))), r"longitude 181\.5° is larger than 180°"),
+        (altered_gps_ifd(GPSLatitude=((10, 0), (0, 1), (0, 1))), r"latitude degrees is a rational with a zero denominator"),
+        (altered_gps_ifd(GPSLongitude=((20, 1), (0, 1), (0, 0))), r"longitude seconds is a rational with a zero denominator"),
+        (altered_gps_ifd(GPSLatitude=((10, 1), (30, 1))), r"latitude must have 3 components .* found 2"),
+        (altered_gps_ifd(GPSLatitude=((10, 1), (75, 1), (0, 1))), r"not a valid degrees/minutes/seconds"),
+        (altered_gps_ifd(GPSLatitudeRef=None), r"latitude reference must be N or S, found missing"),
+        (altered_gps_ifd(GPSLongitudeRef="X"), r"longitude reference must be E or W, found 'X'"),
+        (altered_gps_ifd(GPSLongitude=None), r"longitude is missing"),
     ],
     ids=["lat>90", "lon>180", "zero-denominator", "zero-over-zero", "two-components", "minutes>=60",
          "missing-ref", "bad-ref", "lon-missing"],
@@ -89,7 +79,7 @@ def test_nonsensical_gps_raises(ifd, message):
 
 
 def test_unreadable_altitude_does_not_lose_the_position():
-    ifd = _with(GPSAltitude=(100, 0))
+    ifd = altered_gps_ifd(GPSAltitude=(100, 0))
     assert _gps_of(photo_bytes("JPEG", gps=ifd)) == GpsFix(lon=20.0, lat=10.0, altitude_m=None, timestamp=None)
 
 
