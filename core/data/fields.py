@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,3 +47,17 @@ def parse_timestamp(text: object, path: str | Path, where: str) -> datetime | No
     except ValueError as exc:
         raise DatasetError(path, f"{where}: timestamp {text!r} is not an ISO 8601 date/time") from exc
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def read_json(path: Path, expected: type) -> dict | list:
+    """A JSON file's content, checked to be of type ``expected``; DatasetError names the file otherwise."""
+    if not path.is_file():
+        raise DatasetError(path, "file not found")
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(path, f"malformed JSON ({exc})") from exc
+    if not isinstance(content, expected):
+        names = {dict: "object", list: "array"}
+        raise DatasetError(path, f"expected a JSON {names.get(expected, expected.__name__)}, found {type(content).__name__}")
+    return content

@@ -6,7 +6,6 @@ Each image has a JSON beside it (same stem) with its metadata; its location is t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import shapely.wkt
 
 from core.data.base import GeoImageDataset, records_from_columns
 from core.data.errors import DatasetError
-from core.data.fields import checked_location, parse_timestamp
+from core.data.fields import checked_location, parse_timestamp, read_json
 
 #: The 62 fMoW categories; a record's label is its index here.
 FMOW_CATEGORIES: tuple[str, ...] = (
@@ -69,12 +68,7 @@ def _centroid(wkt_text: object, path: Path) -> tuple[float, float]:
 
 
 def _read_metadata(json_path: Path) -> dict:
-    try:
-        metadata = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(json_path, f"malformed JSON ({exc})") from exc
-    if not isinstance(metadata, dict):
-        raise DatasetError(json_path, f"expected a JSON object, found {type(metadata).__name__}")
+    metadata = read_json(json_path, dict)
     for key in ("raw_location", "timestamp"):
         if key not in metadata:
             raise DatasetError(json_path, f"missing the {key!r} field")

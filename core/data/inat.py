@@ -6,25 +6,12 @@ lat/lon gives a record with an unknown (NaN) location, which is kept.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from core.data.base import GeoImageDataset, records_from_columns
 from core.data.errors import DatasetError
-from core.data.fields import checked_location, parse_number, parse_timestamp
+from core.data.fields import checked_location, parse_number, parse_timestamp, read_json
 from core.data.paths import resolve_inside
-
-
-def _read_json(path: Path, expected: type) -> dict | list:
-    if not path.is_file():
-        raise DatasetError(path, "file not found")
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(path, f"malformed JSON ({exc})") from exc
-    if not isinstance(content, expected):
-        raise DatasetError(path, f"expected a JSON {expected.__name__}, found {type(content).__name__}")
-    return content
 
 
 def _entries(content: dict, key: str, fields: tuple[str, ...], path: Path) -> list[dict]:
@@ -55,7 +42,7 @@ def _labels(content: dict, path: Path) -> tuple[dict, list[str]]:
 
 def _locations(path: Path, image_ids: list) -> dict:
     """image id -> location entry; the ids must be exactly the images'."""
-    entries = _read_json(path, list)
+    entries = read_json(path, list)
     by_id = {}
     for position, entry in enumerate(entries):
         if not isinstance(entry, dict) or "id" not in entry:
@@ -79,7 +66,7 @@ def load_inat2018(root: str | Path, split: str = "train") -> GeoImageDataset:
     root = Path(root).resolve()
     annotations_path = root / f"{split}2018.json"
     locations_path = root / f"{split}2018_locations.json"
-    content = _read_json(annotations_path, dict)
+    content = read_json(annotations_path, dict)
     images = _entries(content, "images", ("id", "file_name"), annotations_path)
     if not images:
         raise DatasetError(annotations_path, "lists no images")
