@@ -27,7 +27,7 @@ from streamlit_folium import st_folium
 from core import embedding_map as em
 from core.hexgrid import cell_polygon
 from geovis import embedding_layers as layers
-from geovis.embedding_layers import world_geometry
+from geovis.hex_layer import hex_layer_json, world_geometry
 
 T = TypeVar("T")
 
@@ -53,7 +53,7 @@ def geojson_seconds(cells: list[str], colors: list[str], tooltips: list[str] | N
             if case != "warm":
                 world_geometry.cache_clear()
                 cell_polygon.cache_clear()
-            geojson, seconds[case] = timed(lambda: layers.hex_layer_json(cells, colors, tooltips))
+            geojson, seconds[case] = timed(lambda: hex_layer_json(cells, colors, tooltips))
     return geojson, seconds
 
 

@@ -88,6 +88,24 @@ class BBox:
         return inside_lon & (lat >= self.south) & (lat <= self.north)
 
 
+def bbox_from_view(west: float, south: float, east: float, north: float) -> BBox:
+    """The region a web map shows as a :class:`BBox`.
+
+    Web maps report unwrapped longitudes (panning east past 180° gives e.g. 170 → 200), so both edges
+    are wrapped: a view across ±180° becomes a box with ``west > east``, and a view spanning 360° or
+    more becomes every longitude. Latitudes are clipped to ±90. Raises ValueError for a non-finite or
+    empty view.
+    """
+    edges = np.array([west, south, east, north], dtype=float)
+    if not np.isfinite(edges).all() or east <= west or north <= south:
+        raise ValueError(f"not a map view: west={west}, south={south}, east={east}, north={north}")
+    south, north = max(south, -90.0), min(north, 90.0)
+    if east - west >= 360.0:
+        return BBox(-180.0, south, 180.0, north)
+    west, east = wrap_longitude(west), wrap_longitude(east)
+    return BBox(west, south, 180.0 if east == -180.0 else east, north)
+
+
 #: Named regions; ``None`` is the whole world.
 REGIONS: dict[str, BBox | None] = {
     "World": None,

@@ -158,7 +158,7 @@ def sample_map(layer: SampleLayer, region: str, basemap: maps.Basemap) -> folium
     view = REGIONS[region]
     m = maps.base_map(center_lonlat=view.center, zoom=view.zoom, basemap=basemap)
     if layer.kind == "hexagons":
-        maps.add_hexagons(m, layer.cells, layer.colors, layer.tooltips, name="samples")
+        maps.add_hexagons(m, layer.cells, layer.colors, layer.tooltips)
     elif len(layer.indices):
         maps.add_point_layer(m, layer.lonlat, layer.colors, layer.tooltips, name="samples")
     return m

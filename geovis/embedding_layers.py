@@ -2,51 +2,39 @@
 
 Cost for the world at H3 resolution 2 (5 882 cells), see ``benchmarks/app_embedding_map.py``: embedding
 and k-means a few tenths of a second each; cell geometry 0.6 s+ the first time on a machine, then read
-from a disk cache in milliseconds; the hex layer's JSON (coordinates rounded to 4 decimals, 1.5 MB)
-20 ms. The layer is a small Leaflet element whose data is that pre-built JSON text, so rendering the
-map never serialises thousands of features again; clicks add only the highlighted cells
+from a disk cache in milliseconds; the hex layer's JSON (:mod:`geovis.hex_layer`, 1.5 MB) 20 ms, built
+once per colouring and cached, so rendering the map never serialises thousands of features again; clicks add only the highlighted cells
 (``feature_group_to_add``), so the big layer's HTML is unchanged and the browser does not reload it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import html
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 import folium
-import h3
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import shapely
 import streamlit as st
-from branca.element import Element, MacroElement
-from jinja2 import Template
 
 from core import embedding_map as em
-from core import hexgrid
 from core.data.base import GeoImageDataset
-from core.data.paths import cache_root
-from core.hexgrid import cell_polygon, cells_of, cells_to_geojson, world_cells
+from core.hexgrid import cells_of, cells_to_geojson
 from core.location import LocationEncoder
-from core.train.checkpoint import atomic_write_bytes
 from core.train.jobs import RunRecord, list_runs
 from geovis import maps
+from geovis.hex_layer import hex_layer_json
 from geovis.browse import clicked_lonlat
 from geovis.charts import class_histogram
 from geovis.colors import class_color
 
 MAP_KEY = "embedding_map"
 RESOLUTION_KEY = "embedding_resolution"
-COORDINATE_DECIMALS = 4
-"""Decimals kept in hexagon coordinates (~10 m): smaller HTML, no visible change."""
+VIEW_KEY = "embedding_view_bbox"
+"""Session key of the map view last chosen as the region ("Current view")."""
 
 SOURCE_LABELS: dict[em.EncoderSource, str] = {
     "run": "Trained run", "untrained": "Untrained (random weights)", "pretrained": "Pretrained GeoCLIP",
@@ -132,109 +120,19 @@ def cached_view(choice: em.EncoderChoice, resolution: int, bbox: em.BBox | None,
     return embedding_view(cached_embeddings(choice, resolution, bbox), colouring)
 
 
-def geometry_texts(cells: Sequence[str]) -> list[str]:
-    """Compact GeoJSON geometry text of each cell (antimeridian-safe), coordinates rounded to COORDINATE_DECIMALS."""
-    geometries = np.array([cell_polygon(cell) for cell in cells], dtype=object)
-    coordinates = np.round(shapely.get_coordinates(geometries), COORDINATE_DECIMALS)
-    return shapely.to_geojson(shapely.set_coordinates(geometries.copy(), coordinates)).tolist()
-
-
-def world_geometry_path(resolution: int) -> Path:
-    """Disk cache of :func:`world_geometry`, named after everything the geometry depends on (so never stale)."""
-    version = hashlib.sha256(
-        Path(hexgrid.__file__).read_bytes() + f"|h3 {h3.__version__}|{COORDINATE_DECIMALS}".encode()
-    ).hexdigest()[:16]
-    return cache_root() / "embedding_map" / f"h3-geometry-res{resolution}-{version}.json"
-
-
-@lru_cache(maxsize=em.MAX_RESOLUTION + 1)
-def world_geometry(resolution: int) -> dict[str, str]:
-    """Geometry text (:func:`geometry_texts`) of every cell of the world at ``resolution``, by cell id.
-
-    Computing it takes about 1 s at resolution 2 and 8 s at resolution 3 on a busy 2-core machine, so
-    it is kept in memory and on disk (under the cache root); reading it back takes milliseconds.
-    """
-    path = world_geometry_path(resolution)
-    with contextlib.suppress(OSError, ValueError):
-        return json.loads(path.read_text())
-    cells = world_cells(resolution)
-    geometry = dict(zip(cells, geometry_texts(cells)))
-    with contextlib.suppress(OSError):  # an unwritable cache only costs time
-        atomic_write_bytes(path, json.dumps(geometry).encode())
-    return geometry
-
-
-def hex_layer_json(cells: Sequence[str], colors: Sequence[str], tooltips: Sequence[str] | None = None) -> str:
-    """FeatureCollection text, one feature per cell with properties ``c`` (fill colour) and ``t`` (tooltip HTML)."""
-    if len(colors) != len(cells) or (tooltips is not None and len(tooltips) != len(cells)):
-        raise ValueError("cells, colors and tooltips must have the same length")
-    features = [
-        '{"type":"Feature","geometry":%s,"properties":{"c":%s%s}}'
-        % (geometry, json.dumps(color), "" if tooltips is None else ',"t":' + json.dumps(html.escape(tooltips[i])))
-        for i, (geometry, color) in enumerate(zip(_geometries_of(cells), colors))
-    ]
-    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
-
-
-def _geometries_of(cells: Sequence[str]) -> list[str]:
-    """Geometry texts of cells of one resolution, from the world's cached geometry."""
-    if not len(cells):
-        return []
-    world = world_geometry(h3.get_resolution(cells[0]))
-    return [world[cell] for cell in cells]
-
-
-class _RawScript(Element):
-    """Script text added to the page as is (branca would compile it as a Jinja template: 0.5 s for 1.5 MB)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def render(self, **kwargs) -> str:
-        """The text itself."""
-        return self.text
-
-
-class HexLayer(MacroElement):
-    """A Leaflet GeoJSON layer from pre-built JSON text (see :func:`hex_layer_json`), drawn on the map's canvas."""
-
-    _template = Template(
-        "{% macro script(this, kwargs) %}"
-        "var {{ this.get_name() }} = L.geoJson({{ this.geojson }}, {"
-        "style: function (f) { return {color: f.properties.c, weight: 0.5, opacity: 0.9, "
-        "fillColor: f.properties.c, fillOpacity: {{ this.fill_opacity }}}; },"
-        "onEachFeature: function (f, layer) { if (f.properties.t) { layer.bindTooltip(f.properties.t, {sticky: true}); } }"
-        "}).addTo({{ this._parent.get_name() }});"
-        "{% endmacro %}"
-    )
-
-    def __init__(self, geojson: str, fill_opacity: float = 0.7) -> None:
-        super().__init__()
-        self._name = "HexLayer"
-        # A fixed id keeps the HTML deterministic; it must differ from base_map's frozen (hex-counter) ids.
-        self._id = "embeddinghexes"
-        self.geojson = geojson
-        self.fill_opacity = float(fill_opacity)
-
-    def render(self, **kwargs) -> None:
-        """Add the layer's script to the figure (it has no header, html or children)."""
-        self.get_root().script.add_child(_RawScript(self._template.module.script(self, kwargs)), name=self.get_name())
-
-
 def map_view(bbox: em.BBox | None) -> tuple[tuple[float, float], int]:
-    """(centre (lon, lat), zoom) that shows the region."""
+    """(centre (lon, lat), zoom) that shows the region on a map about 1 000 px wide (zoom 2 to 10)."""
     if bbox is None:
         return (10.0, 20.0), 2
     extent = max(bbox.width, 2.0 * (bbox.north - bbox.south))
-    return bbox.center, 2 if extent > 200 else 3 if extent > 90 else 4 if extent > 40 else 5
+    return bbox.center, int(np.clip(np.floor(np.log2(1000.0 / extent)), 2, 10))
 
 
 def embedding_folium_map(view: EmbeddingView, bbox: em.BBox | None, basemap: maps.Basemap) -> folium.Map:
     """An offline map of the region with the coloured hexagons (a fresh map: ``st_folium`` mutates it)."""
     center, zoom = map_view(bbox)
     m = maps.base_map(center_lonlat=center, zoom=zoom, basemap=basemap)
-    m.add_child(HexLayer(view.geojson))
+    maps.add_hex_layer(m, view.geojson, fill_opacity=0.7)
     return m
 
 
@@ -250,6 +148,28 @@ def clicked_cell(map_state: Mapping | None, resolution: int) -> str | None:
     """The H3 cell at ``resolution`` under the last map click in ``st_folium``'s state; None before any click."""
     click = clicked_lonlat(map_state)
     return None if click is None else str(cells_of([click], resolution)[0])
+
+
+def reported_view(map_state: Mapping | None) -> em.BBox | None:
+    """The map view last reported by ``st_folium`` (its ``bounds``) as a box; None before it reported one."""
+    try:
+        south_west, north_east = map_state["bounds"]["_southWest"], map_state["bounds"]["_northEast"]
+        return em.bbox_from_view(
+            float(south_west["lng"]), float(south_west["lat"]), float(north_east["lng"]), float(north_east["lat"])
+        )
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def describe_box(bbox: em.BBox) -> str:
+    """Human-readable edges of ``bbox``, e.g. "150.0°E → 150.0°W, 50.0°S – 50.0°N"."""
+    def lon(value: float) -> str:
+        return f"{abs(value):.1f}°{'E' if value >= 0 else 'W'}"
+
+    def lat(value: float) -> str:
+        return f"{abs(value):.1f}°{'N' if value >= 0 else 'S'}"
+
+    return f"{lon(bbox.west)} → {lon(bbox.east)}, {lat(bbox.south)} – {lat(bbox.north)}"
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -10,7 +10,6 @@ Element ids are renumbered deterministically, so the same inputs give byte-ident
 
 from __future__ import annotations
 
-import html
 import itertools
 from collections.abc import Sequence
 from typing import Literal
@@ -22,8 +21,9 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from core.coords import validate_lonlat
-from core.hexgrid import aggregate_mean, cells_to_geojson
+from core.hexgrid import aggregate_mean
 from geovis import assets
+from geovis.hex_layer import HexLayer, hex_layer_json, html_text
 from geovis.colors import class_color, sequential_colors
 
 Basemap = Literal["bluemarble", "outlines", "osm"]
@@ -76,11 +76,6 @@ def _freeze_ids(m: folium.Map) -> folium.Map:
 
     visit(m)
     return m
-
-
-def _text(value: str) -> str:
-    """Escape plain text for a Leaflet tooltip/popup (rendered as HTML); newlines become line breaks."""
-    return html.escape(str(value)).replace("\n", "<br>")
 
 
 def base_map(
@@ -163,10 +158,10 @@ def add_points(
             fill=True,
             fill_color=fills[i],
             fill_opacity=0.9,
-            tooltip=_text(tooltips[i]) if tooltips is not None else None,
+            tooltip=html_text(tooltips[i]) if tooltips is not None else None,
         ).add_to(group)
         if popups is not None:
-            marker.add_child(_TextPopup(_text(popups[i])))
+            marker.add_child(_TextPopup(html_text(popups[i])))
     group.add_to(m)
     _freeze_ids(m)
     return group
@@ -194,7 +189,7 @@ def add_point_layer(
             "geometry": {"type": "Point", "coordinates": [lon, lat]},
             "properties": {
                 "style": {"fillColor": colors[i]},
-                **({"tooltip": _text(tooltips[i])} if tooltips is not None else {}),
+                **({"tooltip": html_text(tooltips[i])} if tooltips is not None else {}),
             },
         }
         for i, (lon, lat) in enumerate(points.tolist())
@@ -210,36 +205,24 @@ def add_point_layer(
     return layer
 
 
+def add_hex_layer(m: folium.Map, geojson: str, fill_opacity: float = 0.65) -> HexLayer:
+    """Draw a hexagon FeatureCollection built by :func:`geovis.hex_layer.hex_layer_json` (e.g. a cached one)."""
+    layer = HexLayer(geojson, fill_opacity)
+    m.add_child(layer)
+    _freeze_ids(m)
+    return layer
+
+
 def add_hexagons(
     m: folium.Map,
     cells: Sequence[str],
     colors: Sequence[str],
     tooltips: Sequence[str] | None = None,
     fill_opacity: float = 0.65,
-    name: str = "hexagons",
-) -> folium.GeoJson:
+) -> HexLayer:
     """Draw H3 ``cells`` filled with ``colors`` (hex strings); cells crossing ±180° are split.
-
-    ``tooltips`` are plain text (escaped). Styles travel in each feature's properties, so the
-    generated JavaScript stays small for thousands of cells.
-    """
-    if len(colors) != len(cells) or (tooltips is not None and len(tooltips) != len(cells)):
-        raise ValueError("cells, colors and tooltips must have the same length")
-    properties = [
-        {
-            "style": {"color": color, "weight": 0.5, "opacity": 0.9, "fillColor": color, "fillOpacity": fill_opacity},
-            **({"tooltip": _text(tooltips[i])} if tooltips is not None else {}),
-        }
-        for i, color in enumerate(colors)
-    ]
-    layer = folium.GeoJson(
-        cells_to_geojson(list(cells), properties),
-        name=name,
-        tooltip=folium.GeoJsonTooltip(fields=["tooltip"], labels=False) if tooltips is not None else None,
-    )
-    layer.add_to(m)
-    _freeze_ids(m)
-    return layer
+    ``tooltips`` are plain text (escaped)."""
+    return add_hex_layer(m, hex_layer_json(cells, colors, tooltips), fill_opacity)
 
 
 def hex_summary(lonlat: np.ndarray, labels: np.ndarray, resolution: int, n_classes: int) -> pd.DataFrame:
@@ -281,7 +264,7 @@ def add_samples(
         tips = [f"{name}\nlon {lon:.2f}, lat {lat:.2f}" for name, (lon, lat) in zip(names, np.asarray(lonlat).tolist())]
         colors = [class_color(k) if k >= 0 else "#808080" for k in labels.tolist()]
         return add_points(m, lonlat, colors, tooltips=tips, name="samples")
-    return add_hexagons(m, *sample_hexagons(lonlat, labels, class_names, resolution, color_by), name="samples")
+    return add_hexagons(m, *sample_hexagons(lonlat, labels, class_names, resolution, color_by))
 
 
 def sample_hexagons(

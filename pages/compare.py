@@ -67,7 +67,7 @@ try:
 except MissingAssetsError as error:
     st.error(f"The map could not be drawn: {error}")
     st.stop()
-maps.add_hexagons(world, cells, colors, tooltips, name=f"P({predictor.class_names[class_index]} | x)")
+maps.add_hexagons(world, cells, colors, tooltips)
 st.caption(f"Colour: P({predictor.class_names[class_index]} | x) at each hexagon's centre, viridis from 0 (purple) to {top:.2f} (yellow).")
 st_folium(
     world, key=MAP_KEY, height=520, use_container_width=True, returned_objects=["last_clicked"],

@@ -11,6 +11,7 @@ from geovis import embedding_layers as layers
 from geovis.assets import MissingAssetsError
 
 CUSTOM = "Custom box"
+CURRENT_VIEW = "Current view"
 #: The custom box's edges: (label, |limit|, default); the default box crosses the antimeridian.
 BOX_EDGES = (("West", 180.0, 150.0), ("South", 90.0, -50.0), ("East", 180.0, -150.0), ("North", 90.0, 50.0))
 
@@ -52,8 +53,17 @@ resolution = grid_column.select_slider(
     "H3 resolution", options=list(range(em.MAX_RESOLUTION + 1)), key=layers.RESOLUTION_KEY,
     help="2: 5 882 hexes over the world (~86 000 km² each); 3: 41 162 (slower)",
 )
-region = grid_column.selectbox("Region", [*em.REGIONS, CUSTOM])
-if region == CUSTOM:
+region = grid_column.selectbox(
+    "Region", [*em.REGIONS, CURRENT_VIEW, CUSTOM],
+    help="Current view: pan and zoom the map to an area, then press “Embed this view” under the map.",
+)
+if region == CURRENT_VIEW:
+    bbox = st.session_state.get(layers.VIEW_KEY)
+    if bbox is None:
+        st.info("Pan and zoom the map to the area you want, then press **Embed this view** under it. The world is shown until then.")
+    else:
+        st.caption(f"Embedded view: {layers.describe_box(bbox)}")
+elif region == CUSTOM:
     edges = [
         column.number_input(label, min_value=-limit, max_value=limit, value=value, step=5.0)
         for column, (label, limit, value) in zip(st.columns(4), BOX_EDGES)
@@ -89,9 +99,13 @@ dims.metric("Embedding size", embedded.embeddings.shape[1])
 @st.fragment
 def explore(
     embedded: layers.Embedded, view: layers.EmbeddingView, dataset: GeoImageDataset,
-    resolution: int, bbox: em.BBox | None, basemap: maps.Basemap,
+    resolution: int, bbox: em.BBox | None, basemap: maps.Basemap, follow_view: bool,
 ) -> None:
-    """The map and the clicked hex's details: a click reruns only this part of the page."""
+    """The map and the clicked hex's details: a click reruns only this part of the page.
+
+    With ``follow_view`` the map also reports its view (pans rerun only this part too), and a button
+    makes that view the region.
+    """
     map_column, details = st.columns([3, 2])
     cell = layers.clicked_cell(st.session_state.get(layers.MAP_KEY), resolution)
     index = embedded.index_of(cell) if cell else None
@@ -105,9 +119,17 @@ def explore(
             st.error(f"The map could not be drawn: {error}")
         else:
             st_folium(
-                folium_map, key=layers.MAP_KEY, height=560, use_container_width=True, returned_objects=["last_clicked"],
+                folium_map, key=layers.MAP_KEY, height=560, use_container_width=True,
+                returned_objects=["last_clicked", "bounds"] if follow_view else ["last_clicked"],
                 feature_group_to_add=layers.selection_overlay(similar_cells, cell) if similar_cells else None,
             )
+            if follow_view and st.button("Embed this view", help="Embed the hexagons of the area the map shows now"):
+                shown = layers.reported_view(st.session_state.get(layers.MAP_KEY))
+                if shown is None:
+                    st.warning("The map has not reported its view yet: pan or zoom it, then press again.")
+                else:
+                    st.session_state[layers.VIEW_KEY] = shown
+                    st.rerun(scope="app")
     with details:
         if cell is None:
             st.info("Click a hexagon to see its cluster and the hexagons most like it.")
@@ -132,4 +154,4 @@ def explore(
             st.info(f"No sample of {dataset.name} falls in these {len(similar_cells)} hexagons.")
 
 
-explore(embedded, view, dataset, resolution, bbox, basemap)
+explore(embedded, view, dataset, resolution, bbox, basemap, follow_view=region == CURRENT_VIEW)

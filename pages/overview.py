@@ -71,7 +71,7 @@ try:
     sample_map = maps.base_map(basemap=basemap)
     if located.sum() > maps.MAX_SAMPLE_MARKERS:
         hexagons = app_state.dataset_hexagons(app_state.active_dataset_key(), color_by, dataset)
-        maps.add_hexagons(sample_map, *hexagons, name="samples")
+        maps.add_hexagons(sample_map, *hexagons)
     else:
         maps.add_samples(sample_map, dataset.lonlat[located], dataset.labels[located], dataset.class_names, color_by=color_by)
 except Exception as error:

@@ -50,6 +50,26 @@ def test_a_box_across_the_antimeridian_selects_cells_on_both_sides():
         em.BBox(0.0, 10.0, 20.0, -10.0)
 
 
+@pytest.mark.parametrize(
+    ("view", "box"),
+    [
+        ((-10.0, 35.0, 30.0, 60.0), em.BBox(-10.0, 35.0, 30.0, 60.0)),  # an ordinary view is kept as is
+        ((160.0, -20.0, 200.0, 20.0), em.BBox(160.0, -20.0, -160.0, 20.0)),  # panned east across 180°
+        ((-200.0, -20.0, -160.0, 20.0), em.BBox(160.0, -20.0, -160.0, 20.0)),  # panned west across -180°
+        ((100.0, 0.0, 180.0, 10.0), em.BBox(100.0, 0.0, 180.0, 10.0)),  # ends exactly at the antimeridian
+        ((-300.0, -95.0, 250.0, 95.0), em.BBox(-180.0, -90.0, 180.0, 90.0)),  # zoomed out: the whole world
+    ],
+)
+def test_a_map_view_becomes_a_wrapped_box(view, box):
+    assert em.bbox_from_view(*view) == box
+
+
+@pytest.mark.parametrize("view", [(10.0, 0.0, 10.0, 5.0), (0.0, 5.0, 10.0, 5.0), (float("nan"), 0.0, 10.0, 5.0)])
+def test_an_empty_or_broken_map_view_is_refused(view):
+    with pytest.raises(ValueError, match="not a map view"):
+        em.bbox_from_view(*view)
+
+
 def test_untrained_encoders_are_seeded(world_res1):
     cells, embeddings = world_res1
     assert embeddings.shape == (842, 256) and embeddings.dtype == np.float32

@@ -75,7 +75,7 @@ def test_the_class_map_colours_every_hexagon_by_the_chosen_class(runs):
     at = ok(open_compare().selectbox(key="compare_class").set_value(3).run())
     name = runs.data.class_names[3]
     script = map_args(at)["script"]
-    assert script.count('"cell"') == 842 and f"P({name} | x) = " in script
+    assert script.count('"properties":{"c":') == 842 and f"P({name} | x) = " in script
     assert any(f"Colour: P({name} | x)" in c.value for c in at.caption)
     at = ok(at.radio(key="compare_resolution").set_value(2).run())
-    assert map_args(at)["script"].count('"cell"') == 5882
+    assert map_args(at)["script"].count('"properties":{"c":') == 5882

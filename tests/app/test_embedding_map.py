@@ -84,6 +84,27 @@ def test_a_custom_box_across_the_antimeridian_and_a_bad_box():
     assert "cannot be used" in at.error[0].value
 
 
+def test_the_current_view_becomes_the_region_when_asked_and_not_before():
+    at = open_page(resolution=1)
+    ok(by_label(at.selectbox, "Region").set_value("Current view").run())
+    assert "Embed this view" in at.info[0].value and by_label(at.metric, "Hexagons").value == "842"
+    ok(at.button[0].click().run())  # the map has not reported a view yet
+    assert "has not reported its view" in at.warning[0].value and by_label(at.metric, "Hexagons").value == "842"
+    # Panned east across the antimeridian: Leaflet reports unwrapped longitudes 150 → 230.
+    at.session_state[layers.MAP_KEY] = {
+        "last_clicked": None, "bounds": {"_southWest": {"lat": -40.0, "lng": 150.0}, "_northEast": {"lat": 40.0, "lng": 230.0}},
+    }
+    ok(next(b for b in at.button if b.label == "Embed this view").click().run())
+    hexes = int(by_label(at.metric, "Hexagons").value)
+    assert 0 < hexes < 842 and at.session_state[layers.VIEW_KEY] == em.BBox(150.0, -40.0, -130.0, 40.0)
+    assert any(c.value == "Embedded view: 150.0°E → 130.0°W, 40.0°S – 40.0°N" for c in at.caption)
+    at.session_state[layers.MAP_KEY] = {  # panning again does not change the region until the button is pressed
+        "last_clicked": None, "bounds": {"_southWest": {"lat": 30.0, "lng": -10.0}, "_northEast": {"lat": 60.0, "lng": 30.0}},
+    }
+    ok(at.run())
+    assert int(by_label(at.metric, "Hexagons").value) == hexes
+
+
 def test_trained_run_source_without_runs_and_with_a_broken_run(tmp_path):
     at = open_page(resolution=1)
     ok(by_label(at.radio, "Encoder source").set_value("run").run())
@@ -106,20 +127,8 @@ def test_pretrained_geoclip_is_offered_or_says_why_not():
         assert reason in at.warning[0].value
 
 
-def test_the_hex_layer_is_compact_geojson_and_its_html_is_deterministic():
+def test_the_embedding_map_html_is_deterministic_with_unique_element_ids():
     cells = em.region_cells(0)
-    text = layers.hex_layer_json(cells, ["#123456"] * len(cells), ["a <b>"] * len(cells))
-    collection = json.loads(text)
-    assert len(collection["features"]) == 122
-    properties = collection["features"][0]["properties"]
-    assert properties == {"c": "#123456", "t": "a &lt;b&gt;"}
-    kinds = {f["geometry"]["type"] for f in collection["features"]}
-    assert kinds == {"Polygon", "MultiPolygon"}, "cells crossing ±180° are split"
-    polygons = [f["geometry"]["coordinates"] for f in collection["features"] if f["geometry"]["type"] == "Polygon"]
-    coordinates = np.concatenate([np.asarray(ring).reshape(-1, 2) for rings in polygons for ring in rings])
-    np.testing.assert_array_equal(coordinates, np.round(coordinates, layers.COORDINATE_DECIMALS))
-    assert np.abs(coordinates[:, 0]).max() <= 180.0
-
     embedded = layers.Embedded(tuple(cells), np.eye(len(cells), 8, dtype=np.float32))
     view = layers.embedding_view(embedded, layers.Colouring("kmeans", 4))
     maps = [layers.embedding_folium_map(view, em.REGIONS["Europe"], "bluemarble") for _ in range(2)]
@@ -127,25 +136,10 @@ def test_the_hex_layer_is_compact_geojson_and_its_html_is_deterministic():
     assert len(ids) == len(set(ids)), "every element has its own id (st_folium names variables by id)"
     rendered = [m.get_root().render() for m in maps]
     assert rendered[0] == rendered[1] and "L.geoJson(" in rendered[0]
-    with pytest.raises(ValueError, match="same length"):
-        layers.hex_layer_json(cells, ["#000000"])
+    assert json.loads(view.geojson)["features"][0]["properties"]["t"].startswith("Cluster ")
 
 
 def _elements(element):
     yield element
     for child in element._children.values():
         yield from _elements(child)
-
-
-def test_world_geometry_is_kept_on_disk(tmp_path, monkeypatch):
-    monkeypatch.setenv("GEOCSP_CACHE", str(tmp_path))
-    layers.world_geometry.cache_clear()
-    try:
-        geometry = layers.world_geometry(0)
-        path = layers.world_geometry_path(0)
-        assert path.is_relative_to(tmp_path) and json.loads(path.read_text()) == geometry and len(geometry) == 122
-        layers.world_geometry.cache_clear()
-        monkeypatch.setattr(layers, "geometry_texts", lambda cells: pytest.fail("recomputed instead of read from disk"))
-        assert layers.world_geometry(0) == geometry
-    finally:
-        layers.world_geometry.cache_clear()

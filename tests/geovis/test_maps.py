@@ -1,5 +1,6 @@
 """Offline folium maps: no CDN or web request, deterministic HTML, point and H3 hexagon layers."""
 
+import json
 import re
 
 import branca
@@ -10,6 +11,7 @@ import pytest
 
 from geovis import assets, maps
 from geovis.colors import class_color
+from geovis.hex_layer import HexLayer
 
 pytestmark = pytest.mark.usefixtures("built_assets")
 
@@ -106,17 +108,15 @@ def test_hexagons_from_real_cells_split_at_the_antimeridian():
     cells = [crossing, h3.latlng_to_cell(48.85, 2.35, 2), h3.latlng_to_cell(-33.9, 151.2, 3)]
     m = maps.base_map()
     layer = maps.add_hexagons(m, cells, ["#ff0000", "#00ff00", "#0000ff"], tooltips=["a\nb", "c", "d"])
-    features = layer.data["features"]
-    assert [f["properties"]["cell"] for f in features] == cells
-    assert features[0]["geometry"]["type"] == "MultiPolygon"
+    features = json.loads(layer.geojson)["features"]
+    assert len(features) == 3 and features[0]["geometry"]["type"] == "MultiPolygon"
     for feature in features:
         geometry = feature["geometry"]
         polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
         for ring in (ring for polygon in polygons for ring in polygon):
             assert _longitude_span(ring) < 30 and np.abs(np.asarray(ring)[:, 0]).max() <= 180
-    assert features[1]["properties"]["style"]["fillColor"] == "#00ff00"
-    assert features[0]["properties"]["tooltip"] == "a<br>b"
-    assert "GeoJsonTooltip" in type(list(layer._children.values())[0]).__name__
+    assert features[1]["properties"]["c"] == "#00ff00" and features[0]["properties"]["t"] == "a<br>b"
+    assert layer in m._children.values() and "bindTooltip" in m.get_root().render()
 
 
 def test_samples_are_markers_when_few_and_hexagons_when_many():
@@ -129,15 +129,16 @@ def test_samples_are_markers_when_few_and_hexagons_when_many():
     assert isinstance(few, folium.FeatureGroup) and len(few._children) == 10
 
     many = maps.add_samples(maps.base_map(), lonlat, labels, names, max_markers=10, resolution=2)
-    assert isinstance(many, folium.GeoJson)
+    assert isinstance(many, HexLayer)
     summary = maps.hex_summary(lonlat, labels, 2, len(names))
-    assert summary["count"].sum() == 500 and len(many.data["features"]) == len(summary)
+    assert summary["count"].sum() == 500 and len(json.loads(many.geojson)["features"]) == len(summary)
     assert (summary["class_counts"].apply(sum) == summary["count"]).all()
     west = summary.index[summary["class_counts"].apply(lambda c: c[1] > 0 and c[2] == 0)]
     assert (summary.loc[west, "dominant"] == 1).all()
-    fills = {f["properties"]["cell"]: f["properties"]["style"]["fillColor"] for f in many.data["features"]}
+    features = json.loads(many.geojson)["features"]  # one per cell, in the summary's (sorted) order
+    fills = dict(zip(summary.index, (f["properties"]["c"] for f in features)))
     assert all(fills[cell] == class_color(1) for cell in west)
-    assert "samples" in many.data["features"][0]["properties"]["tooltip"]
+    assert "samples" in features[0]["properties"]["t"]
 
     by_count = maps.add_samples(maps.base_map(), lonlat, labels, names, max_markers=10, color_by="count")
-    assert len({f["properties"]["style"]["fillColor"] for f in by_count.data["features"]}) > 1
+    assert len({f["properties"]["c"] for f in json.loads(by_count.geojson)["features"]}) > 1
