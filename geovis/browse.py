@@ -19,6 +19,7 @@ from PIL import Image
 
 from core.coords import haversine_km, wrap_longitude
 from core.data.base import GeoImageDataset
+from core.regions import BBox
 from geovis import maps
 from geovis.charts import split_sizes
 from geovis.colors import class_color
@@ -33,49 +34,14 @@ _UNLABELLED_COLOR = "#808080"
 
 
 @dataclass(frozen=True)
-class Region:
-    """A (lon, lat) box to look at, and the map zoom that shows it."""
-
-    name: str
-    west: float
-    south: float
-    east: float
-    north: float
-    zoom: int
-
-    @property
-    def center(self) -> tuple[float, float]:
-        """(lon, lat) of the box centre."""
-        return (self.west + self.east) / 2.0, (self.south + self.north) / 2.0
-
-    def contains(self, lonlat: np.ndarray) -> np.ndarray:
-        """bool ``[N]``: which (lon, lat) rows lie inside the box."""
-        lon, lat = lonlat[:, 0], lonlat[:, 1]
-        return (lon >= self.west) & (lon <= self.east) & (lat >= self.south) & (lat <= self.north)
-
-
-REGIONS: dict[str, Region] = {
-    region.name: region
-    for region in (
-        Region("World", -180.0, -90.0, 180.0, 90.0, zoom=2),
-        Region("Africa", -20.0, -36.0, 55.0, 38.0, zoom=3),
-        Region("Asia", 25.0, -12.0, 180.0, 80.0, zoom=3),
-        Region("Europe", -25.0, 34.0, 45.0, 72.0, zoom=4),
-        Region("North America", -170.0, 7.0, -50.0, 84.0, zoom=3),
-        Region("South America", -92.0, -57.0, -32.0, 13.0, zoom=3),
-        Region("Oceania", 110.0, -50.0, 180.0, 0.0, zoom=3),
-    )
-}
-
-
-@dataclass(frozen=True)
 class Filters:
-    """Which samples to show. Empty ``classes``/``splits`` mean all; ``dates`` is an inclusive (first, last) day."""
+    """Which samples to show. Empty ``classes``/``splits`` mean all; ``dates`` is an inclusive (first, last) day;
+    ``region`` None is the whole world."""
 
     classes: tuple[int, ...] = ()
     splits: tuple[str, ...] = ()
     dates: tuple[date, date] | None = None
-    region: str = "World"
+    region: BBox | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +85,9 @@ def date_bounds(dataset: GeoImageDataset) -> tuple[date, date] | None:
 def filter_mask(dataset: GeoImageDataset, filters: Filters) -> np.ndarray:
     """bool ``[N]``: located records passing every filter (records without a timestamp fail a date filter)."""
     records = dataset.records
-    mask = dataset.has_location & REGIONS[filters.region].contains(dataset.lonlat)
+    mask = dataset.has_location.copy()
+    if filters.region is not None:
+        mask &= filters.region.contains(dataset.lonlat)
     if filters.classes:
         mask &= np.isin(dataset.labels, filters.classes)
     if filters.splits:
@@ -153,10 +121,10 @@ def cached_sample_layer(dataset_key: str, filters: Filters, _dataset: GeoImageDa
     return sample_layer(_dataset, filters)
 
 
-def sample_map(layer: SampleLayer, region: str, basemap: maps.Basemap) -> folium.Map:
-    """An offline map of ``region`` showing the layer's markers or hexagons."""
-    view = REGIONS[region]
-    m = maps.base_map(center_lonlat=view.center, zoom=view.zoom, basemap=basemap)
+def sample_map(layer: SampleLayer, region: BBox | None, basemap: maps.Basemap) -> folium.Map:
+    """An offline map of ``region`` (None: the world) showing the layer's markers or hexagons."""
+    center, zoom = maps.view_of(region)
+    m = maps.base_map(center_lonlat=center, zoom=zoom, basemap=basemap)
     if layer.kind == "hexagons":
         maps.add_hexagons(m, layer.cells, layer.colors, layer.tooltips)
     elif len(layer.indices):

@@ -24,6 +24,7 @@ from core import embedding_map as em
 from core.data.base import GeoImageDataset
 from core.hexgrid import cells_of, cells_to_geojson
 from core.location import LocationEncoder
+from core.regions import BBox
 from core.train.jobs import RunRecord, list_runs
 from geovis import maps
 from geovis.hex_layer import hex_layer_json
@@ -33,8 +34,8 @@ from geovis.colors import class_color
 
 MAP_KEY = "embedding_map"
 RESOLUTION_KEY = "embedding_resolution"
-VIEW_KEY = "embedding_view_bbox"
-"""Session key of the map view last chosen as the region ("Current view")."""
+REGION_KEY = "embedding"
+"""Name of the page's region widgets (see :mod:`geovis.region_picker`)."""
 
 SOURCE_LABELS: dict[em.EncoderSource, str] = {
     "run": "Trained run", "untrained": "Untrained (random weights)", "pretrained": "Pretrained GeoCLIP",
@@ -91,7 +92,7 @@ def cached_encoder(choice: em.EncoderChoice) -> LocationEncoder:
 
 
 @st.cache_resource(max_entries=6, show_spinner="Embedding the hexagons…")
-def cached_embeddings(choice: em.EncoderChoice, resolution: int, bbox: em.BBox | None) -> Embedded:
+def cached_embeddings(choice: em.EncoderChoice, resolution: int, bbox: BBox | None) -> Embedded:
     """Embeddings of the region's cell centres, cached per (encoder, resolution, region)."""
     cells = tuple(em.region_cells(resolution, bbox))
     embeddings = em.embed_cells(cached_encoder(choice), cells)
@@ -115,22 +116,14 @@ def embedding_view(embedded: Embedded, colouring: Colouring) -> EmbeddingView:
 
 
 @st.cache_data(max_entries=16, show_spinner="Colouring the hexagons…")
-def cached_view(choice: em.EncoderChoice, resolution: int, bbox: em.BBox | None, colouring: Colouring) -> EmbeddingView:
+def cached_view(choice: em.EncoderChoice, resolution: int, bbox: BBox | None, colouring: Colouring) -> EmbeddingView:
     """:func:`embedding_view` of :func:`cached_embeddings`, cached per all the inputs."""
     return embedding_view(cached_embeddings(choice, resolution, bbox), colouring)
 
 
-def map_view(bbox: em.BBox | None) -> tuple[tuple[float, float], int]:
-    """(centre (lon, lat), zoom) that shows the region on a map about 1 000 px wide (zoom 2 to 10)."""
-    if bbox is None:
-        return (10.0, 20.0), 2
-    extent = max(bbox.width, 2.0 * (bbox.north - bbox.south))
-    return bbox.center, int(np.clip(np.floor(np.log2(1000.0 / extent)), 2, 10))
-
-
-def embedding_folium_map(view: EmbeddingView, bbox: em.BBox | None, basemap: maps.Basemap) -> folium.Map:
+def embedding_folium_map(view: EmbeddingView, bbox: BBox | None, basemap: maps.Basemap) -> folium.Map:
     """An offline map of the region with the coloured hexagons (a fresh map: ``st_folium`` mutates it)."""
-    center, zoom = map_view(bbox)
+    center, zoom = maps.view_of(bbox)
     m = maps.base_map(center_lonlat=center, zoom=zoom, basemap=basemap)
     maps.add_hex_layer(m, view.geojson, fill_opacity=0.7)
     return m
@@ -148,28 +141,6 @@ def clicked_cell(map_state: Mapping | None, resolution: int) -> str | None:
     """The H3 cell at ``resolution`` under the last map click in ``st_folium``'s state; None before any click."""
     click = clicked_lonlat(map_state)
     return None if click is None else str(cells_of([click], resolution)[0])
-
-
-def reported_view(map_state: Mapping | None) -> em.BBox | None:
-    """The map view last reported by ``st_folium`` (its ``bounds``) as a box; None before it reported one."""
-    try:
-        south_west, north_east = map_state["bounds"]["_southWest"], map_state["bounds"]["_northEast"]
-        return em.bbox_from_view(
-            float(south_west["lng"]), float(south_west["lat"]), float(north_east["lng"]), float(north_east["lat"])
-        )
-    except (TypeError, KeyError, ValueError):
-        return None
-
-
-def describe_box(bbox: em.BBox) -> str:
-    """Human-readable edges of ``bbox``, e.g. "150.0°E → 150.0°W, 50.0°S – 50.0°N"."""
-    def lon(value: float) -> str:
-        return f"{abs(value):.1f}°{'E' if value >= 0 else 'W'}"
-
-    def lat(value: float) -> str:
-        return f"{abs(value):.1f}°{'N' if value >= 0 else 'S'}"
-
-    return f"{lon(bbox.west)} → {lon(bbox.east)}, {lat(bbox.south)} – {lat(bbox.north)}"
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

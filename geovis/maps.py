@@ -22,6 +22,7 @@ from jinja2 import Template
 
 from core.coords import validate_lonlat
 from core.hexgrid import aggregate_mean
+from core.regions import BBox
 from geovis import assets
 from geovis.hex_layer import HexLayer, hex_layer_json, html_text
 from geovis.colors import class_color, sequential_colors
@@ -76,6 +77,14 @@ def _freeze_ids(m: folium.Map) -> folium.Map:
 
     visit(m)
     return m
+
+
+def view_of(bbox: BBox | None) -> tuple[tuple[float, float], int]:
+    """(centre (lon, lat), zoom) that shows ``bbox`` (None: the world) on a map about 1 000 px wide (zoom 2 to 10)."""
+    if bbox is None:
+        return (10.0, 20.0), 2
+    extent = max(bbox.width, 2.0 * (bbox.north - bbox.south))
+    return bbox.center, int(np.clip(np.floor(np.log2(1000.0 / extent)), 2, 10))
 
 
 def base_map(

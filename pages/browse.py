@@ -5,16 +5,17 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from core.data.base import GeoImageDataset
-from geovis import app_state, browse, maps
+from geovis import app_state, browse, maps, region_picker
 from geovis.assets import MissingAssetsError
 
 MAP_KEY = "browse_map"
+REGION_KEY = "browse"
 
 st.title("Browse")
 dataset = app_state.require_active_dataset()
 st.caption(
     f"**{dataset.name}** · {len(dataset):,} records. Many samples are grouped into H3 hexagons (hover for counts); "
-    f"up to {browse.MAX_MARKERS:,} in view are drawn one by one — pick a region to zoom in. "
+    f"up to {browse.MAX_MARKERS:,} in view are drawn one by one — pick a region, or zoom the map and use its current view. "
     "Click the map to see the nearest sample."
 )
 
@@ -31,14 +32,14 @@ chosen_dates = (
     if bounds is not None and bounds[0] < bounds[1]
     else bounds
 )
-region = place.selectbox("Region", list(browse.REGIONS))
+region = region_picker.pick_region(place, REGION_KEY)
 basemap = place.selectbox("Basemap", maps.BASEMAPS, format_func=maps.BASEMAP_LABELS.get)
 
 filters = browse.Filters(
     classes=tuple(chosen_classes),
     splits=tuple(chosen_splits),
     dates=None if chosen_dates == bounds else chosen_dates,
-    region=region,
+    region=region.bbox,
 )
 layer = browse.cached_sample_layer(app_state.active_dataset_key(), filters, dataset)
 shown, drawn = st.columns(2)
@@ -47,21 +48,23 @@ drawn.metric("Drawn as", layer.kind)
 
 
 @st.fragment
-def explore(dataset: GeoImageDataset, layer: browse.SampleLayer, region: str, basemap: maps.Basemap) -> None:
+def explore(dataset: GeoImageDataset, layer: browse.SampleLayer, region: region_picker.RegionChoice, basemap: maps.Basemap) -> None:
     """The map and the selected sample's details: a click reruns only this part of the page."""
     map_column, details = st.columns([3, 2])
     click = browse.clicked_lonlat(st.session_state.get(MAP_KEY))
     selected = browse.nearest_sample(dataset, layer.indices, click) if click and len(layer.indices) else None
     with map_column:
         try:
-            sample_map = browse.sample_map(layer, region, basemap)
+            sample_map = browse.sample_map(layer, region.bbox, basemap)
         except MissingAssetsError as error:
             st.error(f"The map could not be drawn: {error}")
         else:
             st_folium(
-                sample_map, key=MAP_KEY, height=560, use_container_width=True, returned_objects=["last_clicked"],
+                sample_map, key=MAP_KEY, height=560, use_container_width=True, returned_objects=region.returned_objects,
                 feature_group_to_add=browse.selection_marker(tuple(dataset.lonlat[selected[0]])) if selected else None,
             )
+            if region.follows_view:
+                region_picker.use_view_button("Show this view", MAP_KEY, REGION_KEY)
     with details:
         if selected is None:
             st.info("Click the map to see the nearest shown sample: all its images and its metadata.")

@@ -6,14 +6,9 @@ from streamlit_folium import st_folium
 from core import embedding_map as em
 from core.data.base import GeoImageDataset
 from core.location import ENCODINGS, geoclip_status
-from geovis import app_state, maps
+from geovis import app_state, maps, region_picker
 from geovis import embedding_layers as layers
 from geovis.assets import MissingAssetsError
-
-CUSTOM = "Custom box"
-CURRENT_VIEW = "Current view"
-#: The custom box's edges: (label, |limit|, default); the default box crosses the antimeridian.
-BOX_EDGES = (("West", 180.0, 150.0), ("South", 90.0, -50.0), ("East", 180.0, -150.0), ("North", 90.0, 50.0))
 
 st.title("Embedding map")
 st.caption(
@@ -53,28 +48,7 @@ resolution = grid_column.select_slider(
     "H3 resolution", options=list(range(em.MAX_RESOLUTION + 1)), key=layers.RESOLUTION_KEY,
     help="2: 5 882 hexes over the world (~86 000 km² each); 3: 41 162 (slower)",
 )
-region = grid_column.selectbox(
-    "Region", [*em.REGIONS, CURRENT_VIEW, CUSTOM],
-    help="Current view: pan and zoom the map to an area, then press “Embed this view” under the map.",
-)
-if region == CURRENT_VIEW:
-    bbox = st.session_state.get(layers.VIEW_KEY)
-    if bbox is None:
-        st.info("Pan and zoom the map to the area you want, then press **Embed this view** under it. The world is shown until then.")
-    else:
-        st.caption(f"Embedded view: {layers.describe_box(bbox)}")
-elif region == CUSTOM:
-    edges = [
-        column.number_input(label, min_value=-limit, max_value=limit, value=value, step=5.0)
-        for column, (label, limit, value) in zip(st.columns(4), BOX_EDGES)
-    ]
-    try:
-        bbox = em.BBox(*edges)
-    except ValueError as error:
-        st.error(f"That box cannot be used: {error}. West > East means the box crosses ±180°.")
-        st.stop()
-else:
-    bbox = em.REGIONS[region]
+region = region_picker.pick_region(grid_column, layers.REGION_KEY)
 method = colour_column.radio(
     "Colouring", ["kmeans", "pca"], format_func={"kmeans": "k-means clusters", "pca": "PCA → RGB"}.get, horizontal=True
 )
@@ -83,8 +57,8 @@ basemap = colour_column.selectbox("Basemap", maps.BASEMAPS, format_func=maps.BAS
 colouring = layers.Colouring(method, k)
 
 try:
-    embedded = layers.cached_embeddings(choice, resolution, bbox)
-    view = layers.cached_view(choice, resolution, bbox, colouring)
+    embedded = layers.cached_embeddings(choice, resolution, region.bbox)
+    view = layers.cached_view(choice, resolution, region.bbox, colouring)
 except Exception as error:  # a bad run or encoder: a message, never a traceback
     st.error(f"The embeddings could not be computed: {error}")
     st.stop()
@@ -99,13 +73,10 @@ dims.metric("Embedding size", embedded.embeddings.shape[1])
 @st.fragment
 def explore(
     embedded: layers.Embedded, view: layers.EmbeddingView, dataset: GeoImageDataset,
-    resolution: int, bbox: em.BBox | None, basemap: maps.Basemap, follow_view: bool,
+    resolution: int, region: region_picker.RegionChoice, basemap: maps.Basemap,
 ) -> None:
-    """The map and the clicked hex's details: a click reruns only this part of the page.
-
-    With ``follow_view`` the map also reports its view (pans rerun only this part too), and a button
-    makes that view the region.
-    """
+    """The map and the clicked hex's details: a click (or, when the region follows the view, a pan)
+    reruns only this part of the page."""
     map_column, details = st.columns([3, 2])
     cell = layers.clicked_cell(st.session_state.get(layers.MAP_KEY), resolution)
     index = embedded.index_of(cell) if cell else None
@@ -114,22 +85,17 @@ def explore(
     similar_cells = [view.cells[i] for i in similar] if similar is not None else []
     with map_column:
         try:
-            folium_map = layers.embedding_folium_map(view, bbox, basemap)
+            folium_map = layers.embedding_folium_map(view, region.bbox, basemap)
         except MissingAssetsError as error:
             st.error(f"The map could not be drawn: {error}")
         else:
             st_folium(
                 folium_map, key=layers.MAP_KEY, height=560, use_container_width=True,
-                returned_objects=["last_clicked", "bounds"] if follow_view else ["last_clicked"],
+                returned_objects=region.returned_objects,
                 feature_group_to_add=layers.selection_overlay(similar_cells, cell) if similar_cells else None,
             )
-            if follow_view and st.button("Embed this view", help="Embed the hexagons of the area the map shows now"):
-                shown = layers.reported_view(st.session_state.get(layers.MAP_KEY))
-                if shown is None:
-                    st.warning("The map has not reported its view yet: pan or zoom it, then press again.")
-                else:
-                    st.session_state[layers.VIEW_KEY] = shown
-                    st.rerun(scope="app")
+            if region.follows_view:
+                region_picker.use_view_button("Embed this view", layers.MAP_KEY, layers.REGION_KEY)
     with details:
         if cell is None:
             st.info("Click a hexagon to see its cluster and the hexagons most like it.")
@@ -154,4 +120,4 @@ def explore(
             st.info(f"No sample of {dataset.name} falls in these {len(similar_cells)} hexagons.")
 
 
-explore(embedded, view, dataset, resolution, bbox, basemap, follow_view=region == CURRENT_VIEW)
+explore(embedded, view, dataset, resolution, region, basemap)

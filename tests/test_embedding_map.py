@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from core import embedding_map as em
+from core.regions import REGIONS, BBox
 from core.data.default_dataset import DefaultDatasetConfig, load_default_dataset
 from core.hexgrid import cell_centers, cells_of, world_cells
 from core.image.features import extract_features
@@ -34,40 +35,20 @@ def tiny_data(tmp_path_factory):
 
 def test_region_cells_cover_the_world_or_a_box():
     assert len(em.region_cells(2)) == 5882 and em.region_cells(0) == world_cells(0)
-    europe = em.region_cells(2, em.REGIONS["Europe"])
-    assert 0 < len(europe) < 5882 and em.REGIONS["Europe"].contains(cell_centers(europe)).all()
+    europe = em.region_cells(2, REGIONS["Europe"])
+    assert 0 < len(europe) < 5882 and REGIONS["Europe"].contains(cell_centers(europe)).all()
     with pytest.raises(ValueError, match="resolution"):
         em.region_cells(em.MAX_RESOLUTION + 1)
 
 
 def test_a_box_across_the_antimeridian_selects_cells_on_both_sides():
-    box = em.BBox(west=170.0, south=-30.0, east=-170.0, north=30.0)
+    box = BBox(west=170.0, south=-30.0, east=-170.0, north=30.0)
     assert box.crosses_antimeridian and box.width == 20.0 and box.center == (-180.0, 0.0)
     lon = cell_centers(em.region_cells(2, box))[:, 0]
     assert (lon > 170).any() and (lon < -170).any()
     assert ((lon >= 170) | (lon <= -170)).all(), "nothing from the rest of the world"
     with pytest.raises(ValueError, match="south < north"):
-        em.BBox(0.0, 10.0, 20.0, -10.0)
-
-
-@pytest.mark.parametrize(
-    ("view", "box"),
-    [
-        ((-10.0, 35.0, 30.0, 60.0), em.BBox(-10.0, 35.0, 30.0, 60.0)),  # an ordinary view is kept as is
-        ((160.0, -20.0, 200.0, 20.0), em.BBox(160.0, -20.0, -160.0, 20.0)),  # panned east across 180°
-        ((-200.0, -20.0, -160.0, 20.0), em.BBox(160.0, -20.0, -160.0, 20.0)),  # panned west across -180°
-        ((100.0, 0.0, 180.0, 10.0), em.BBox(100.0, 0.0, 180.0, 10.0)),  # ends exactly at the antimeridian
-        ((-300.0, -95.0, 250.0, 95.0), em.BBox(-180.0, -90.0, 180.0, 90.0)),  # zoomed out: the whole world
-    ],
-)
-def test_a_map_view_becomes_a_wrapped_box(view, box):
-    assert em.bbox_from_view(*view) == box
-
-
-@pytest.mark.parametrize("view", [(10.0, 0.0, 10.0, 5.0), (0.0, 5.0, 10.0, 5.0), (float("nan"), 0.0, 10.0, 5.0)])
-def test_an_empty_or_broken_map_view_is_refused(view):
-    with pytest.raises(ValueError, match="not a map view"):
-        em.bbox_from_view(*view)
+        BBox(0.0, 10.0, 20.0, -10.0)
 
 
 def test_untrained_encoders_are_seeded(world_res1):

@@ -92,6 +92,20 @@ def test_default_dataset_filters_change_what_is_shown():
     assert not at.slider, "the default dataset has no timestamps: no date filter"
 
 
+def test_zooming_in_and_showing_the_current_view_draws_its_samples_as_markers():
+    at = open_browse()
+    ok(by_label(at.selectbox, "Region").set_value("Current view").run())
+    assert metric(at, "Drawn as") == "hexagons", "the world until a view is chosen"
+    # The map zoomed in on the Alps; Leaflet reports its bounds, the button makes them the region.
+    at.session_state[MAP_KEY] = {"last_clicked": None, "bounds": {"_southWest": {"lat": 43.0, "lng": 4.0}, "_northEast": {"lat": 49.0, "lng": 16.0}}}
+    ok(by_label(at.button, "Show this view").click().run())
+    dataset = load_default_dataset()
+    lon, lat = dataset.lonlat[:, 0], dataset.lonlat[:, 1]
+    expected = int(((lon >= 4.0) & (lon <= 16.0) & (lat >= 43.0) & (lat <= 49.0)).sum())
+    assert metric(at, "Drawn as") == "markers" and shown(at) == expected > 0
+    assert any("4.0°E → 16.0°E, 43.0°N – 49.0°N" in c.value for c in at.caption)
+
+
 def test_a_map_click_shows_the_nearest_sample_with_its_three_views_and_metadata():
     at = open_browse()
     paris = (2.35, 48.85)
@@ -172,7 +186,7 @@ def test_nearest_sample_and_filters_on_a_small_dataset():
 def test_marker_maps_are_one_offline_geojson_layer_and_deterministic():
     dataset = tiny_dataset(300, seed=4)
     layer = browse.sample_layer(dataset, browse.Filters())
-    pages = [browse.sample_map(layer, "World", "outlines").get_root().render() for _ in range(2)]
+    pages = [browse.sample_map(layer, None, "outlines").get_root().render() for _ in range(2)]
     assert pages[0] == pages[1]
     assert "pointToLayer" in pages[0] and pages[0].count("L.circleMarker(") == 0
     assert "https://" not in pages[0] and "http://" not in pages[0]

@@ -11,7 +11,9 @@ from core import embedding_map as em
 from core.hexgrid import cells_of
 from core.location import geoclip_status
 from core.train.config import RunConfig
+from core.regions import REGIONS, BBox
 from geovis import embedding_layers as layers
+from geovis import region_picker
 from tests.app.apptest import APP, ok
 
 PAGE = "pages/embedding_map.py"
@@ -87,7 +89,7 @@ def test_a_custom_box_across_the_antimeridian_and_a_bad_box():
 def test_the_current_view_becomes_the_region_when_asked_and_not_before():
     at = open_page(resolution=1)
     ok(by_label(at.selectbox, "Region").set_value("Current view").run())
-    assert "Embed this view" in at.info[0].value and by_label(at.metric, "Hexagons").value == "842"
+    assert "press the button under it" in at.info[0].value and by_label(at.metric, "Hexagons").value == "842"
     ok(at.button[0].click().run())  # the map has not reported a view yet
     assert "has not reported its view" in at.warning[0].value and by_label(at.metric, "Hexagons").value == "842"
     # Panned east across the antimeridian: Leaflet reports unwrapped longitudes 150 → 230.
@@ -96,8 +98,8 @@ def test_the_current_view_becomes_the_region_when_asked_and_not_before():
     }
     ok(next(b for b in at.button if b.label == "Embed this view").click().run())
     hexes = int(by_label(at.metric, "Hexagons").value)
-    assert 0 < hexes < 842 and at.session_state[layers.VIEW_KEY] == em.BBox(150.0, -40.0, -130.0, 40.0)
-    assert any(c.value == "Embedded view: 150.0°E → 130.0°W, 40.0°S – 40.0°N" for c in at.caption)
+    assert 0 < hexes < 842 and at.session_state[region_picker.view_key(layers.REGION_KEY)] == BBox(150.0, -40.0, -130.0, 40.0)
+    assert any(c.value == "Region: the map view 150.0°E → 130.0°W, 40.0°S – 40.0°N" for c in at.caption)
     at.session_state[layers.MAP_KEY] = {  # panning again does not change the region until the button is pressed
         "last_clicked": None, "bounds": {"_southWest": {"lat": 30.0, "lng": -10.0}, "_northEast": {"lat": 60.0, "lng": 30.0}},
     }
@@ -131,7 +133,7 @@ def test_the_embedding_map_html_is_deterministic_with_unique_element_ids():
     cells = em.region_cells(0)
     embedded = layers.Embedded(tuple(cells), np.eye(len(cells), 8, dtype=np.float32))
     view = layers.embedding_view(embedded, layers.Colouring("kmeans", 4))
-    maps = [layers.embedding_folium_map(view, em.REGIONS["Europe"], "bluemarble") for _ in range(2)]
+    maps = [layers.embedding_folium_map(view, REGIONS["Europe"], "bluemarble") for _ in range(2)]
     ids = [element._id for element in _elements(maps[0])]
     assert len(ids) == len(set(ids)), "every element has its own id (st_folium names variables by id)"
     rendered = [m.get_root().render() for m in maps]
