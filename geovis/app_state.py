@@ -7,7 +7,6 @@ Cached computations over a dataset are keyed on :func:`active_dataset_key` (its 
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 import streamlit as st
 
@@ -27,6 +26,7 @@ class UserDataset:
 
     fmt: str
     path: str
+    options: tuple[tuple[str, str], ...]
     dataset: GeoImageDataset
     key: str
 
@@ -76,12 +76,6 @@ def require_active_dataset() -> GeoImageDataset:
         st.stop()
 
 
-def format_options(fmt: str) -> dict[str, str | None]:
-    """The loader options of dataset format ``fmt`` (after the path) and their defaults."""
-    parameters = list(inspect.signature(DATASET_FORMATS[fmt].loader).parameters.values())[1:]
-    return {p.name: None if p.default is inspect.Parameter.empty else p.default for p in parameters}
-
-
 def register_dataset(fmt: str, path: str, **options: str) -> GeoImageDataset:
     """Load a user dataset (``path`` relative to the data root) and make it this session's active dataset.
 
@@ -98,7 +92,8 @@ def register_dataset(fmt: str, path: str, **options: str) -> GeoImageDataset:
         raise DatasetError(path, f"could not be loaded ({type(error).__name__}: {error})") from error
     if not dataset.has_location.any():
         raise DatasetError(dataset.root, f"none of its {len(dataset)} records has a location")
-    st.session_state[_USER_DATASET] = UserDataset(fmt, path.strip(), dataset, f"{fmt}:{dataset.fingerprint()}")
+    given = tuple(sorted(options.items()))
+    st.session_state[_USER_DATASET] = UserDataset(fmt, path.strip(), given, dataset, f"{fmt}:{dataset.fingerprint()}")
     return dataset
 
 

@@ -23,7 +23,7 @@ with st.expander("Use your own dataset", expanded=app_state.user_dataset() is no
     path = st.text_input("Path", placeholder="e.g. photos/holiday", help=f"Relative to the data folder {data_root()}")
     options = {
         name: st.text_input(name.replace("_", " ").capitalize(), value=default or "", key=f"option_{fmt}_{name}")
-        for name, default in app_state.format_options(fmt).items()
+        for name, default in DATASET_FORMATS[fmt].options.items()
     }
     load, back = st.columns(2)
     if load.button("Load dataset", type="primary"):

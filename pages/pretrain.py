@@ -39,7 +39,8 @@ stage = st.radio("Stage", list(STAGES), format_func=STAGES.get, horizontal=True,
 registered = app_state.user_dataset()
 dataset = f"{registered.fmt}:{registered.path}" if registered else "default"
 data_col, features_col, view_col = st.columns(3)
-data_col.text_input("Dataset (the active one; change it on Overview)", value=dataset, disabled=True)
+options_text = ", ".join(f"{name}={value}" for name, value in registered.options) if registered else ""
+data_col.text_input("Dataset (the active one; change it on Overview)", value=f"{dataset} ({options_text})" if options_text else dataset, disabled=True)
 encoders = {spec.name: spec for spec in list_image_encoders()}
 image_encoder = features_col.selectbox("Image features", list(encoders), index=list(encoders).index(defaults.data.image_encoder), key="pt_image_encoder")
 features_col.caption(encoders[image_encoder].description)
@@ -59,7 +60,8 @@ location = {"encoding": encoding, "encoding_params": encoding_params, "network":
 if network != "identity":
     location["output_dim"] = output_dim
 
-values: dict = {"stage": stage, "data": {"dataset": dataset, "image_encoder": image_encoder, "view": view}, "location": location}
+data = {"dataset": dataset, "dataset_options": dict(registered.options) if registered else {}, "image_encoder": image_encoder, "view": view}
+values: dict = {"stage": stage, "data": data, "location": location}
 if stage == "pretrain":
     with st.container(border=True):
         st.subheader("Objective")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,12 @@ class DatasetFormat:
     loader: Callable[..., GeoImageDataset]
     description: str
     path_options: tuple[str, ...] = ()
+
+    @property
+    def options(self) -> dict[str, str | None]:
+        """The loader's options (its parameters after the path) and their defaults (None: required)."""
+        parameters = list(inspect.signature(self.loader).parameters.values())[1:]
+        return {p.name: None if p.default is inspect.Parameter.empty else p.default for p in parameters}
 
 
 DATASET_FORMATS: dict[str, DatasetFormat] = {
@@ -47,6 +54,8 @@ def load_user_dataset(fmt: str, path: str | Path, **options) -> GeoImageDataset:
     if fmt not in DATASET_FORMATS:
         raise DatasetError(path, f"unknown dataset format {fmt!r}; known: {', '.join(DATASET_FORMATS)}")
     spec = DATASET_FORMATS[fmt]
+    if unknown := sorted(set(options) - set(spec.options)):
+        raise DatasetError(path, f"the {fmt} format has no option {', '.join(unknown)}; its options: {', '.join(spec.options) or 'none'}")
     for key in spec.path_options:
         if options.get(key) is not None:
             options[key] = _inside_data_root(options[key])

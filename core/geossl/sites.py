@@ -16,6 +16,7 @@ from PIL import Image
 
 from core.data.base import GeoImageDataset
 from core.data.splits import label_ranks, spatial_split
+from core.train.config import DataConfig
 
 
 @dataclass(frozen=True)
@@ -120,15 +121,15 @@ def _resize(chips: np.ndarray, size: int) -> np.ndarray:
     return resized.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-_CACHE: dict[tuple[str, int], SiteImages] = {}
+_CACHE: dict[tuple, SiteImages] = {}
 
 
-def load_site_images(dataset_name: str, size: int) -> SiteImages:
-    """Site images of a dataset named as in run configs (``default`` or ``<format>:<path>``), cached."""
+def load_site_images(data: DataConfig, size: int) -> SiteImages:
+    """Site images of the dataset a run config names (see :func:`core.train.data.open_dataset`), cached."""
     from core.train.data import open_dataset
 
-    key = (dataset_name, size)
+    key = (data.dataset_key, size)
     if key not in _CACHE:
-        dataset = open_dataset(dataset_name)
+        dataset = open_dataset(data)
         _CACHE[key] = default_site_images(dataset, size) if hasattr(dataset, "chips") else dataset_site_images(dataset, size)
     return _CACHE[key]

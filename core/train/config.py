@@ -23,9 +23,15 @@ from core.location.params import ConfigError
 class DataConfig:
     """Which dataset and image features a run uses."""
 
-    dataset: str = "default"  # "default" = the embedded dataset
+    dataset: str = "default"  # "default" = the embedded dataset, else "<format>:<path under the data root>"
+    dataset_options: dict[str, str] = field(default_factory=dict)  # the format's loader options (e.g. columns)
     image_encoder: str = "efficientnet_lite0_64px"
     view: str = "bluemarble"
+
+    @property
+    def dataset_key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """The dataset and its options, hashable (for caches of what is loaded from it)."""
+        return self.dataset, tuple(sorted(self.dataset_options.items()))
 
 
 @dataclass

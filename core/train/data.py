@@ -89,21 +89,25 @@ _CACHE_LOCK = threading.Lock()
 
 def load_feature_data(config: DataConfig, progress: Progress | None = None) -> FeatureData:
     """Load a dataset by name and its (disk-cached) image features; reused across runs in one process."""
-    key = (config.dataset, config.image_encoder, config.view)
+    key = (config.dataset_key, config.image_encoder, config.view)
     with _CACHE_LOCK:
         if key not in _CACHE:
             from core.image.features import extract_features
 
-            dataset = open_dataset(config.dataset)
+            dataset = open_dataset(config)
             view = config.view if hasattr(dataset, "chips") else None
             features = extract_features(dataset, config.image_encoder, progress=progress, view=view)
             _CACHE[key] = feature_data_from(dataset, features, f"{config.image_encoder}|{view}")
         return _CACHE[key]
 
 
-def open_dataset(name: str) -> GeoImageDataset:
-    """The dataset a config names: ``default`` or ``<format>:<path under the data root>``."""
+def open_dataset(config: DataConfig) -> GeoImageDataset:
+    """The dataset a config names: ``default`` or ``<format>:<path under the data root>`` loaded with its
+    ``dataset_options`` (options a format does not take raise :class:`core.data.errors.DatasetError`)."""
+    name, options = config.dataset, dict(config.dataset_options)
     if name == "default":
+        if options:
+            raise ValueError(f"data.dataset_options: the default dataset takes no options, got {sorted(options)}")
         from core.data.default_dataset import load_default_dataset
 
         return load_default_dataset()
@@ -112,4 +116,4 @@ def open_dataset(name: str) -> GeoImageDataset:
         raise ValueError(f"data.dataset: {name!r} is neither 'default' nor '<format>:<path>'")
     from core.data.loaders import load_user_dataset
 
-    return load_user_dataset(fmt, path)
+    return load_user_dataset(fmt, path, **options)

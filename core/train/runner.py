@@ -142,7 +142,7 @@ def load_run_data(config: RunConfig, progress: Progress | None = None):
     if config.stage == "moco":
         from core.geossl.sites import load_site_images
 
-        return load_site_images(config.data.dataset, config.moco.image_size)
+        return load_site_images(config.data, config.moco.image_size)
     return load_feature_data(config.data, progress)
 
 

@@ -11,6 +11,7 @@ from core.objectives import PRETRAINING_OBJECTIVES
 from core.train import jobs
 from geovis import app_state
 from tests.app.test_app import tiny_dataset
+from tests.data.fixtures import write_fmow_tree
 from tests.train.test_jobs import tiny_data  # noqa: F401 — a fixture
 from tests.app.apptest import APP, ok
 
@@ -128,3 +129,19 @@ def test_a_sweep_is_launched_and_its_table_and_plot_shown(manager):
     at.multiselect(key="pt_sweep_encodings").set_value([])
     ok(at.button(key="pt_sweep_start").click().run())
     assert at.error and "sweep.encodings" in at.error[0].value
+
+
+def test_a_run_on_a_registered_dataset_carries_its_loader_options(manager, tmp_path, monkeypatch):
+    monkeypatch.setenv("GEOCSP_DATA_ROOT", str(tmp_path / "data"))
+    write_fmow_tree(tmp_path / "data" / "fmow", "val")
+    at = ok(AppTest.from_file(APP, default_timeout=60).run())
+    next(s for s in at.selectbox if s.label == "Format").set_value("fmow")
+    ok(at.run())
+    next(t for t in at.text_input if t.label == "Path").set_value("fmow")
+    at.text_input(key="option_fmow_split").set_value("val")
+    ok(next(b for b in at.button if b.label == "Load dataset").click().run())
+    assert not at.error and at.header[0].value == "Active dataset: fMoW-rgb val"
+    at = ok(tiny_run_settings(ok(at.switch_page(PAGE).run())))
+    ok(at.button(key="pt_start").click().run())
+    [job] = manager.jobs(at.session_state["geocsp_owner"])
+    assert job.config.data.dataset == "fmow:fmow" and job.config.data.dataset_options == {"split": "val"}

@@ -1,9 +1,14 @@
-"""Run configs: strict YAML round trip, errors that name the key, overrides."""
+"""Run configs: strict YAML round trip, errors that name the key, overrides, user datasets with options."""
+
+import shutil
 
 import pytest
 
+from core.data.errors import DatasetError
 from core.location.params import ConfigError
-from core.train.config import RunConfig, load_config
+from core.train.config import DataConfig, RunConfig, load_config
+from core.train.data import open_dataset
+from tests.data.fixtures import FMOW_SITES, write_fmow_tree
 
 
 def test_yaml_round_trip_keeps_everything():
@@ -41,3 +46,19 @@ def test_overrides_apply_dotted_keys(tmp_path):
     assert config.optim.schedule == "constant" and config.location["encoding"] == "sphereM+"
     with pytest.raises(ConfigError, match="key=value"):
         load_config(None, ["epochs"])
+
+
+def test_a_user_dataset_is_opened_with_its_loader_options_and_unknown_options_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("GEOCSP_DATA_ROOT", str(tmp_path))
+    write_fmow_tree(tmp_path / "fmow", "train")
+    write_fmow_tree(tmp_path / "fmow", "val")
+    shutil.rmtree(tmp_path / "fmow" / "val" / "zoo")  # val differs from train
+    config = RunConfig.from_dict({"data": {"dataset": "fmow:fmow", "dataset_options": {"split": "val"}}})
+    assert config.data.dataset_key == ("fmow:fmow", (("split", "val"),))
+    assert RunConfig.from_dict(config.to_dict()).data == config.data, "the options survive the YAML round trip"
+    val, train = open_dataset(config.data), open_dataset(DataConfig(dataset="fmow:fmow"))
+    assert len(train) == sum(len(t) for *_, t in FMOW_SITES) and len(val) == len(train) - 1, "val has no zoo image"
+    with pytest.raises(DatasetError, match="has no option colour; its options: split"):
+        open_dataset(DataConfig(dataset="fmow:fmow", dataset_options={"colour": "red"}))
+    with pytest.raises(ValueError, match="default dataset takes no options"):
+        open_dataset(DataConfig(dataset_options={"split": "val"}))
