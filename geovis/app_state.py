@@ -18,6 +18,8 @@ from core.data.paths import data_root
 from geovis import maps
 
 _USER_DATASET = "geocsp_user_dataset"
+FORM_PREFIX = "pt_"
+"""Widget keys starting with this (the Pre-train form's settings) keep their values across page switches."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,17 @@ def default_dataset() -> GeoImageDataset:
 @st.cache_resource(show_spinner=False)
 def _default_key() -> str:
     return "default:" + default_dataset().fingerprint()
+
+
+def keep_form_values(prefix: str = FORM_PREFIX) -> None:
+    """Keep the values of the widgets whose key starts with ``prefix`` while another page is shown.
+
+    Streamlit drops a widget's value at the end of a run that does not draw it; assigning the value to
+    itself at the start of every run makes it a plain session value that survives. Only input widgets
+    may carry the prefix (a button's or chart's value cannot be assigned).
+    """
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
+        st.session_state[key] = st.session_state[key]
 
 
 def user_dataset() -> UserDataset | None:

@@ -8,6 +8,8 @@ from core.data.base import GeoImageDataset
 from geovis import app_state, browse, maps, region_picker
 from geovis.assets import MissingAssetsError
 
+app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
+
 MAP_KEY = "browse_map"
 REGION_KEY = "browse"
 

@@ -3,8 +3,10 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geovis import browse, maps, prediction, predictor_state
+from geovis import app_state, browse, maps, prediction, predictor_state
 from geovis.assets import MissingAssetsError
+
+app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
 
 MAP_KEY = "compare_map"
 CLICKS = "compare_clicks"

@@ -10,6 +10,8 @@ from geovis import app_state, maps, region_picker
 from geovis import embedding_layers as layers
 from geovis.assets import MissingAssetsError
 
+app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
+
 st.title("Embedding map")
 st.caption(
     "What a location encoder makes of the globe: the centre of every H3 hexagon in the region is embedded, "

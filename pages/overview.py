@@ -8,6 +8,8 @@ from core.data.loaders import DATASET_FORMATS
 from core.data.paths import data_root
 from geovis import app_state, charts, maps
 
+app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
+
 st.title("GeoCSP")
 st.markdown(
     "Self-supervised **geospatial-visual representation learning** on geo-tagged images. "

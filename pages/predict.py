@@ -4,8 +4,10 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from core.predict import DISTRIBUTIONS, Photo, Predictor, top_k
-from geovis import browse, maps, prediction, predictor_state
+from geovis import app_state, browse, maps, prediction, predictor_state
 from geovis.assets import MissingAssetsError
+
+app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
 
 MAP_KEY = "predict_map"
 PIN = "predict_pin"

@@ -18,6 +18,8 @@ from core.train.runner import runs_root
 from geovis import app_state, training_charts
 from geovis.run_form import param_inputs
 
+app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
+
 STAGES = {"pretrain": "CSP pre-training", "finetune": "fine-tune P(y|x)", "image_classifier": "image classifier P(y|I)"}
 WATCHED = "pretrain_watched_job"
 
@@ -136,10 +138,10 @@ with st.expander("Label-budget sweep: the CSP paper's main table, with the setti
         "finetune_steps": int(row[1].number_input("Fine-tuning steps", value=plan_defaults.finetune_steps, step=1, key="pt_sweep_steps")),
         "workers": int(row[2].number_input("Worker processes", value=1, step=1, key="pt_sweep_workers")),
     }
-    start_sweep = st.button("Start sweep", key="pt_sweep_start")
+    start_sweep = st.button("Start sweep", key="sweep_start")
 
 # ---- start, then decide whether the live panel polls -------------------------------------------------
-if st.button("Start", type="primary", key="pt_start") or start_sweep:
+if st.button("Start", type="primary", key="run_start") or start_sweep:
     try:
         config = RunConfig.from_dict(values)
         plan = jobs.sweep_plan(**sweep) if start_sweep else None
@@ -171,12 +173,12 @@ def live_panel(job: Job | None, polling: bool) -> None:
     if job.error:
         st.error(f"The run failed: {job.error}")
     if job.active:
-        st.button("Stop", on_click=job.stop, disabled=job.stop_requested, key=f"pt_stop_{job.id}")
+        st.button("Stop", on_click=job.stop, disabled=job.stop_requested, key=f"run_stop_{job.id}")
     charts = st.columns(2)
     if steps := job.steps():
-        charts[0].plotly_chart(training_charts.loss_parts_figure(steps), key=f"pt_steps_{job.id}")
+        charts[0].plotly_chart(training_charts.loss_parts_figure(steps), key=f"run_steps_{job.id}")
     if epochs := job.epoch_metrics():
-        charts[1].plotly_chart(training_charts.validation_figure(epochs), key=f"pt_epochs_{job.id}")
+        charts[1].plotly_chart(training_charts.validation_figure(epochs), key=f"run_epochs_{job.id}")
     if job.metrics:
         st.dataframe(training_charts.result_table(job.metrics))
     if job.plan is not None and job.status == "completed":

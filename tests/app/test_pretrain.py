@@ -73,7 +73,7 @@ def test_the_page_renders_every_picker(manager):
 
 def test_a_short_run_is_launched_joined_and_shown_then_compared(manager):
     at = tiny_run_settings(open_pretrain())
-    ok(at.button(key="pt_start").click().run())
+    ok(at.button(key="run_start").click().run())
     assert not at.error
     [job] = manager.jobs(at.session_state["geocsp_owner"])
     assert manager.join(job, timeout=120) and job.status == "completed", job.error
@@ -100,7 +100,7 @@ def test_a_short_run_is_launched_joined_and_shown_then_compared(manager):
 def test_a_bad_value_shows_an_error_naming_the_field(manager, key, value, named):
     at = open_pretrain()
     at.number_input(key=key).set_value(value)
-    ok(at.button(key="pt_start").click().run())
+    ok(at.button(key="run_start").click().run())
     assert at.error and named in at.error[0].value and "Traceback" not in at.error[0].value
     assert manager.jobs(at.session_state["geocsp_owner"]) == []
 
@@ -109,7 +109,7 @@ def test_a_bad_list_value_shows_an_error(manager):
     at = open_pretrain()
     ok(at.selectbox(key="pt_encoding").set_value("geoclip").run())
     at.text_input(key="pt_enc_geoclip_sigmas").set_value("[1, oops")
-    ok(at.button(key="pt_start").click().run())
+    ok(at.button(key="run_start").click().run())
     assert at.error and "sigmas" in at.error[0].value
 
 
@@ -119,7 +119,7 @@ def test_a_sweep_is_launched_and_its_table_and_plot_shown(manager):
     at.multiselect(key="pt_sweep_ratios").set_value([1.0])
     for key, value in (("pt_sweep_seeds", 1), ("pt_sweep_epochs", 1), ("pt_sweep_steps", 5)):
         at.number_input(key=key).set_value(value)
-    ok(at.button(key="pt_sweep_start").click().run())
+    ok(at.button(key="sweep_start").click().run())
     [job] = manager.jobs(at.session_state["geocsp_owner"])
     assert job.kind == "sweep" and manager.join(job, timeout=120) and job.status == "completed", job.error
     ok(at.run())
@@ -127,7 +127,7 @@ def test_a_sweep_is_launched_and_its_table_and_plot_shown(manager):
     assert len(at.image) == 2
 
     at.multiselect(key="pt_sweep_encodings").set_value([])
-    ok(at.button(key="pt_sweep_start").click().run())
+    ok(at.button(key="sweep_start").click().run())
     assert at.error and "sweep.encodings" in at.error[0].value
 
 
@@ -142,6 +142,15 @@ def test_a_run_on_a_registered_dataset_carries_its_loader_options(manager, tmp_p
     ok(next(b for b in at.button if b.label == "Load dataset").click().run())
     assert not at.error and at.header[0].value == "Active dataset: fMoW-rgb val"
     at = ok(tiny_run_settings(ok(at.switch_page(PAGE).run())))
-    ok(at.button(key="pt_start").click().run())
+    ok(at.button(key="run_start").click().run())
     [job] = manager.jobs(at.session_state["geocsp_owner"])
     assert job.config.data.dataset == "fmow:fmow" and job.config.data.dataset_options == {"split": "val"}
+    job.stop()
+    assert manager.join(job, timeout=120), "no run is left training when the test ends"
+
+
+def test_the_form_keeps_its_settings_while_another_page_is_shown(manager):
+    at = ok(tiny_run_settings(open_pretrain(), epochs=3).selectbox(key="pt_encoding").set_value("sphereM+").run())
+    at = ok(ok(at.switch_page("pages/overview.py").run()).switch_page(PAGE).run())
+    assert at.number_input(key="pt_epochs").value == 3 and at.selectbox(key="pt_image_encoder").value == "small_cnn"
+    assert at.selectbox(key="pt_encoding").value == "sphereM+"

@@ -14,6 +14,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.data.fixtures import jpeg_with_gps_bytes
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -86,9 +88,9 @@ def app_url(built_assets, request, runs_dir):
 
 
 @contextmanager
-def offline_page(app_url: str) -> Iterator[tuple]:
-    """A Chromium page on the app and the list of URLs it requests; on leaving, asserts that no request
-    left the machine and none failed."""
+def offline_pages(app_url: str, count: int) -> Iterator[tuple[list, list[str]]]:
+    """``count`` Chromium pages on the app, each in its own browser context (its own Streamlit session), and the
+    list of URLs they request; on leaving, asserts that no request left the machine and none failed."""
     from playwright.sync_api import sync_playwright
 
     requests: list[str] = []
@@ -96,13 +98,16 @@ def offline_page(app_url: str) -> Iterator[tuple]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1300})
-            context.on("request", lambda req: requests.append(req.url))
-            context.on("requestfailed", lambda req: failures.append(f"{req.url} ({req.failure})"))
-            context.on("response", lambda res: res.status >= 400 and failures.append(f"{res.url} ({res.status})"))
-            page = context.new_page()
-            page.goto(app_url, wait_until="domcontentloaded")
-            yield page, requests
+            pages = []
+            for _ in range(count):
+                context = browser.new_context(viewport={"width": 1400, "height": 1300})
+                context.on("request", lambda req: requests.append(req.url))
+                context.on("requestfailed", lambda req: failures.append(f"{req.url} ({req.failure})"))
+                context.on("response", lambda res: res.status >= 400 and failures.append(f"{res.url} ({res.status})"))
+                pages.append(context.new_page())
+            for page in pages:
+                page.goto(app_url, wait_until="domcontentloaded")
+            yield pages, requests
         finally:
             browser.close()
 
@@ -111,6 +116,13 @@ def offline_page(app_url: str) -> Iterator[tuple]:
     assert not remote, f"requests left the machine: {remote}"
     assert any("/app/static/vendor/leaflet/leaflet.js" in url for url in requests)
     assert not failures, f"failed requests: {failures}"
+
+
+@contextmanager
+def offline_page(app_url: str) -> Iterator[tuple]:
+    """One page of :func:`offline_pages` and the URLs it requests."""
+    with offline_pages(app_url, 1) as ([page], requests):
+        yield page, requests
 
 
 def screenshot(page, name: str) -> None:
@@ -163,19 +175,25 @@ def test_browse_map_renders_and_a_click_shows_a_sample(app_url):
         screenshot(page, "browse")
 
 
+def set_up_tiny_pretraining_run(page, epochs: int = 1) -> None:
+    """From Overview (once its map has loaded Leaflet), open Pre-train and set a tiny run: small_cnn features,
+    num_scales 8, hidden_dim 64, ``epochs`` epochs."""
+    page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
+    page.frame_locator(MAP_FRAME).locator(".leaflet-container").wait_for(timeout=60_000)
+    page.get_by_role("link", name="Pre-train").click()
+    page.get_by_text("Location encoder").first.wait_for(timeout=60_000)
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Image features").click()
+    page.get_by_role("option", name="small_cnn").click()
+    for label, value in (("num_scales", "8"), ("hidden_dim", "64"), ("Epochs", str(epochs))):
+        field = page.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Enter")
+        page.wait_for_timeout(400)  # let the rerun settle
+
+
 def test_a_short_pretraining_run_launches_and_finishes(app_url):
     with offline_page(app_url) as (page, _):
-        page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
-        page.frame_locator(MAP_FRAME).locator(".leaflet-container").wait_for(timeout=60_000)
-        page.get_by_role("link", name="Pre-train").click()
-        page.get_by_text("Location encoder").first.wait_for(timeout=60_000)
-        page.locator('[data-testid="stSelectbox"]').filter(has_text="Image features").click()
-        page.get_by_role("option", name="small_cnn").click()
-        for label, value in (("num_scales", "8"), ("hidden_dim", "64"), ("Epochs", "1")):
-            field = page.get_by_label(label, exact=True)
-            field.fill(value)
-            field.press("Enter")
-            page.wait_for_timeout(400)  # let the rerun settle
+        set_up_tiny_pretraining_run(page)
         page.get_by_role("button", name="Start", exact=True).click()
         page.get_by_role("button", name="Stop", exact=True).wait_for(timeout=30_000)
         # small_cnn features of the default dataset are extracted on the first run only (cached after).
@@ -203,20 +221,32 @@ def test_embedding_map_renders_its_hexes_and_a_click_shows_similar_ones(app_url)
         screenshot(page, "embedding_map")
 
 
-def test_a_click_on_the_predict_map_shows_the_location_prediction(app_url, runs_dir):
+@pytest.fixture(scope="module")
+def predict_runs(runs_dir) -> None:
+    """A small location model (stage finetune) and image classifier on the default dataset (small-CNN features),
+    trained where the server looks for runs."""
     from core.train.config import RunConfig
     from core.train.runner import new_run_dir, run
 
-    # A small location model on the default dataset (small-CNN features), where the server looks for runs.
     location = {"encoding": "theory", "encoding_params": {"num_scales": 8}, "network_params": {"hidden_dim": 64}}
-    config = RunConfig.from_dict({"stage": "finetune", "epochs": 1, "location": location, "data": {"image_encoder": "small_cnn"}})
-    run(config, new_run_dir("finetune", runs_dir))
+    for stage in ("finetune", "image_classifier"):
+        config = RunConfig.from_dict({"stage": stage, "epochs": 1, "location": location, "data": {"image_encoder": "small_cnn"}})
+        run(config, new_run_dir(stage, runs_dir))
+
+
+def open_predict(page):
+    """Open Predict from Overview; returns the map's Leaflet container once it is drawn."""
+    page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
+    page.get_by_role("link", name="Predict").click()
+    page.get_by_text("Location model P(y | x)").first.wait_for(timeout=60_000)
+    container = page.frame_locator(MAP_FRAME).locator(".leaflet-container")
+    container.wait_for(timeout=60_000)
+    return container
+
+
+def test_a_click_on_the_predict_map_shows_the_location_prediction(app_url, predict_runs):
     with offline_page(app_url) as (page, _):
-        page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
-        page.get_by_role("link", name="Predict").click()
-        page.get_by_text("Location model P(y | x)").first.wait_for(timeout=60_000)
-        container = page.frame_locator(MAP_FRAME).locator(".leaflet-container")
-        container.wait_for(timeout=60_000)
+        container = open_predict(page)
         page.get_by_text("Click the map to predict").first.wait_for(timeout=60_000)
         box = container.bounding_box()
         assert box and box["width"] > 300 and box["height"] > 300
@@ -225,3 +255,74 @@ def test_a_click_on_the_predict_map_shows_the_location_prediction(app_url, runs_
         page.locator('[data-testid="stPlotlyChart"]').filter(has_text="P(y | x), from the location").wait_for(timeout=30_000)
         page.wait_for_timeout(500)
         screenshot(page, "predict")
+
+
+def test_an_uploaded_geotagged_photo_is_pinned_and_shows_its_three_distributions(app_url, predict_runs):
+    photo = {"name": "sydney.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps_bytes(-33.8568, 151.2153, size=(96, 64))}
+    with offline_page(app_url) as (page, _):
+        container = open_predict(page)
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(photo)
+        page.get_by_text("Pin at latitude -33.8568, longitude 151.2153 (the photo's GPS position).").wait_for(timeout=120_000)
+        page.locator('[data-testid="stImage"]').filter(has_text="sydney.jpg").wait_for(timeout=30_000)
+        for title in ("P(y | I), from the photo", "P(y | x), from the location", "P(y | I, x), calibrated fusion"):
+            page.locator('[data-testid="stPlotlyChart"]').filter(has_text=title).wait_for(timeout=60_000)
+        container.wait_for(timeout=30_000)
+        page.frame_locator(MAP_FRAME).locator(".leaflet-tooltip").filter(has_text="photo").wait_for(timeout=30_000)  # the pin
+        box = container.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 300
+        page.set_viewport_size({"width": 1400, "height": 1900})  # the charts below the map in the screenshot
+        page.wait_for_timeout(800)
+        screenshot(page, "predict_upload")
+
+
+OWN_RUN = re.compile(r"^Run (\S+): (queued|running|completed)$")
+
+
+def own_run(page) -> tuple[str, str]:
+    """(run name, or job id while queued; status) from the Pre-train page's one heading of the session's own run."""
+    heading = page.get_by_text(OWN_RUN)
+    heading.first.wait_for(timeout=60_000)
+    assert heading.count() == 1, f"more than one run heading: {heading.all_inner_texts()}"
+    return OWN_RUN.match(heading.inner_text()).groups()
+
+
+def test_two_sessions_launching_runs_at_once_both_finish_privately_while_the_app_stays_responsive(app_url, runs_dir):
+    with offline_pages(app_url, 2) as ((a, b), _):
+        for page in (a, b):
+            set_up_tiny_pretraining_run(page, epochs=4)  # a few seconds per run: long enough to see the queue
+        before = set(runs_dir.iterdir())
+        a.get_by_role("button", name="Start", exact=True).click()
+        b.get_by_role("button", name="Start", exact=True).click()
+        deadline = time.monotonic() + 90
+        while sorted(status for _, status in map(own_run, (a, b))) != ["queued", "running"]:
+            assert time.monotonic() < deadline, f"not one run training and one queued: {own_run(a)}, {own_run(b)}"
+            a.wait_for_timeout(250)
+        running, queued = (a, b) if own_run(a)[1] == "running" else (b, a)
+        running_name, queued_id = own_run(running)[0], own_run(queued)[0]
+        queued.get_by_text("Waiting in the queue, position 1").wait_for(timeout=10_000)
+        assert queued.get_by_text(running_name).count() == 0  # the other session's run is not shown
+
+        started = time.monotonic()
+        b.get_by_role("link", name="Overview").click()
+        b.get_by_text(re.compile(r"^Active dataset: ")).wait_for(timeout=30_000)
+        b.frame_locator(MAP_FRAME).locator(".leaflet-container").wait_for(timeout=30_000)
+        overview_seconds = time.monotonic() - started
+        finished = [d for d in set(runs_dir.iterdir()) - before if (d / "metrics.json").exists()]
+        assert len(finished) < 2, f"the runs had ended before Overview rendered ({overview_seconds:.1f} s)"
+        b.get_by_role("link", name="Pre-train").click()
+        epochs = b.get_by_label("Epochs", exact=True)
+        epochs.wait_for(timeout=30_000)
+        assert epochs.input_value() == "4", "the form kept its settings during the visit to Overview"
+
+        names = []
+        for page in (a, b):
+            page.get_by_text(re.compile(r"^Run .+: completed$")).wait_for(timeout=300_000)
+            name, _ = own_run(page)
+            names.append(name)
+            page.get_by_text("Waiting in the queue").wait_for(state="detached", timeout=30_000)
+        assert names[0] != names[1] and queued_id not in names
+        assert set(names) == {d.name for d in set(runs_dir.iterdir()) - before}, "each session names its own new run"
+        assert all(re.fullmatch(r"\d{8}-\d{6}-pretrain-[0-9a-f]{6}", name) for name in names)
+        for page, name in ((a, "two_sessions_a"), (b, "two_sessions_b")):
+            page.get_by_text(OWN_RUN).scroll_into_view_if_needed()
+            screenshot(page, name)
