@@ -41,9 +41,10 @@ if photo is not None:
     with imagenet_col:
         if imagenet := predictor_state.imagenet_top5(photo):
             st.plotly_chart(
-                prediction.distribution_figure(imagenet, "What is in the photo: EfficientNet-Lite0, ImageNet top-5"),
+                prediction.distribution_figure(imagenet, "In the photo: ImageNet top-5"),
                 key="predict_imagenet",
             )
+            st.caption("What EfficientNet-Lite0 (ImageNet weights) recognises in the photo.")
     if image_run is None:
         upload_col.info("Pick an image model above to see P(y | I) and the fused P(y | I, x).")
     else:

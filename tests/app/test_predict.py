@@ -67,10 +67,10 @@ def test_a_geotagged_photo_is_pinned_and_shows_three_distributions_that_follow_t
     assert "latitude -33.8568, longitude 151.2153 (the photo's GPS position)" in captions(at)
     figures = charts(at)
     assert {
-        "What is in the photo: EfficientNet-Lite0, ImageNet top-5", "P(y | I), from the photo",
+        "In the photo: ImageNet top-5", "P(y | I), from the photo",
         "P(y | x), from the location", "P(y | I, x), calibrated fusion",
     } == set(figures)
-    assert len(figures["What is in the photo: EfficientNet-Lite0, ImageNet top-5"]["y"]) == 5
+    assert len(figures["In the photo: ImageNet top-5"]["y"]) == 5
     assert at.radio(key="predict_fusion").options == ["P(y | I, x), calibrated fusion", "P(y | I, x), product rule"]
 
     moved = click(at, 64.0, -20.0)  # move the pin: P(y|I) stays, P(y|x) and the fusion follow
