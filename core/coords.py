@@ -5,12 +5,16 @@ Also great-circle distances and uniform sampling on the sphere (optionally restr
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    import torch
 
 EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius (IUGG R1) used by :func:`haversine_km`."""
@@ -20,20 +24,27 @@ class CoordinateError(ValueError):
     """Coordinates that cannot be used: NaN, latitude out of [-90, 90], wrong shape, likely swapped order."""
 
 
+def _is_tensor(value: object) -> bool:
+    """Whether ``value`` is a torch tensor, without importing torch (1 s, which the app's first page does not need):
+    a tensor can only exist once torch is loaded."""
+    torch_module = sys.modules.get("torch")
+    return torch_module is not None and isinstance(value, torch_module.Tensor)
+
+
 def wrap_longitude(lon: np.ndarray | torch.Tensor | float):
     """Map longitudes to [-180, 180); values already in range are returned unchanged (idempotent)."""
     wrapped = (lon + 180.0) % 360.0 - 180.0
     wrapped = wrapped - 360.0 * (wrapped >= 180.0)  # float rounding can give exactly 180 for tiny negatives
     in_range = (lon >= -180.0) & (lon < 180.0)
-    if isinstance(lon, torch.Tensor):
-        return torch.where(in_range, lon, wrapped)
+    if _is_tensor(lon):
+        return sys.modules["torch"].where(in_range, lon, wrapped)
     if isinstance(lon, np.ndarray):
         return np.where(in_range, lon, wrapped)
     return float(lon if in_range else wrapped)
 
 
 def _as_pairs(values: ArrayLike) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
+    if _is_tensor(values):
         values = values.detach().cpu()
     try:
         array = np.asarray(values, dtype=np.float64)
@@ -94,6 +105,8 @@ def lonlat_tensor(
     values: ArrayLike | LonLat | None = None, *, lonlat: ArrayLike | LonLat | None = None, latlon: ArrayLike | None = None
 ) -> torch.Tensor:
     """Like :func:`validate_lonlat`, returning the library's canonical float32 tensor ``[N, 2]``."""
+    import torch
+
     return torch.from_numpy(validate_lonlat(values, lonlat=lonlat, latlon=latlon).astype(np.float32))
 
 
@@ -117,6 +130,8 @@ class LonLat:
 
     def as_tensor(self) -> torch.Tensor:
         """The point as the library's canonical float32 tensor ``[1, 2]`` (lon, lat)."""
+        import torch
+
         return torch.tensor([[self.lon, self.lat]], dtype=torch.float32)
 
 
@@ -126,8 +141,10 @@ def haversine_km(a: ArrayLike | torch.Tensor, b: ArrayLike | torch.Tensor) -> np
     Returns a torch tensor when either input is one (on its device and float dtype), numpy otherwise.
     Only the shape is checked, so this is cheap inside training loops.
     """
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        like = a if isinstance(a, torch.Tensor) else b
+    if _is_tensor(a) or _is_tensor(b):
+        import torch
+
+        like = a if _is_tensor(a) else b
         dtype = like.dtype if like.is_floating_point() else torch.float32
         a, b = (torch.as_tensor(x, dtype=dtype, device=like.device) for x in (a, b))
         xp = torch

@@ -37,7 +37,7 @@ from core.location import (
 )
 from core.train.checkpoint import MODEL_FILE, CheckpointError
 from core.train.config import RunConfig
-from core.train.loop import BEST
+from core.train.records import BEST
 
 MAX_RESOLUTION = 3
 """Finest H3 resolution offered (41 162 cells for the world)."""

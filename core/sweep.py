@@ -22,7 +22,7 @@ import torch
 
 from core.evaluate import predict_logits
 from core.fusion import fusion_report
-from core.train.checkpoint import atomic_write_json
+from core.files import atomic_write_json
 from core.train.config import RunConfig
 from core.train.data import FeatureData, load_feature_data
 from core.train.loop import fit

@@ -13,7 +13,7 @@ import streamlit as st
 from core.data.base import GeoImageDataset
 from core.data.default_dataset import load_default_dataset
 from core.data.errors import DatasetError
-from core.data.loaders import DATASET_FORMATS, load_user_dataset
+from core.data.loaders import load_user_dataset
 from core.data.paths import data_root
 from geovis import maps
 

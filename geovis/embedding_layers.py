@@ -25,7 +25,7 @@ from core.data.base import GeoImageDataset
 from core.hexgrid import cells_of, cells_to_geojson
 from core.location import LocationEncoder
 from core.regions import BBox
-from core.train.jobs import RunRecord, list_runs
+from core.train.records import RunRecord, list_runs
 from geovis import maps
 from geovis.hex_layer import hex_layer_json
 from geovis.browse import clicked_lonlat

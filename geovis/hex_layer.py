@@ -29,8 +29,8 @@ from jinja2 import Template
 
 from core import hexgrid
 from core.data.paths import cache_root
+from core.files import atomic_write_bytes
 from core.hexgrid import cell_polygon, world_cells
-from core.train.checkpoint import atomic_write_bytes
 
 COORDINATE_DECIMALS = 4
 """Decimals kept in hexagon coordinates (~10 m): smaller HTML, no visible change."""

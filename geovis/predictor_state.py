@@ -23,8 +23,7 @@ from core.predict import (
     read_photo, usable_runs,
 )
 from core.train import jobs
-from core.train.jobs import RunRecord
-from core.train.runner import runs_root
+from core.train.records import RunRecord, runs_root
 from geovis import app_state, prediction
 
 PIPELINE = "geocsp_quick_pipeline"

@@ -85,5 +85,5 @@ def result_table(metrics: Mapping[str, object]) -> pd.DataFrame:
 
 
 def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`core.train.jobs.compare_runs` table turned to one column per run, values as short text."""
+    """A :func:`core.train.records.compare_runs` table turned to one column per run, values as short text."""
     return table.T.map(lambda v: "" if v is None or v != v else f"{v:.4g}" if isinstance(v, float) else str(v))

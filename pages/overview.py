@@ -6,7 +6,14 @@ from streamlit_folium import st_folium
 from core.data.errors import DatasetError
 from core.data.loaders import DATASET_FORMATS
 from core.data.paths import data_root
+from core.train.records import compare_runs, list_runs
 from geovis import app_state, charts, maps
+
+#: Columns of the trained-models table (from :func:`core.train.records.compare_runs`) and their headings.
+MODEL_COLUMNS = {
+    "stage": "stage", "status": "status", "dataset": "dataset", "image features": "image features", "encoding": "encoding",
+    "test_top1": "test top-1", "test_retrieval_top1": "test retrieval top-1", "wall_seconds": "seconds",
+}
 
 app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
 
@@ -89,3 +96,13 @@ left.plotly_chart(
 if splits:
     by_split = charts.counts_by_split(dataset.labels, splits, len(dataset.class_names))
     right.plotly_chart(charts.split_breakdown(dataset.class_names, by_split), width="stretch")
+
+st.header("Trained models")
+if trained := list_runs():
+    table = compare_runs([record.run_dir for record in trained])
+    shown = [column for column in MODEL_COLUMNS if column in table]
+    st.dataframe(table[shown].rename(columns=MODEL_COLUMNS), width="stretch")
+    st.caption("Fine-tuned location models and image classifiers predict on Predict and Compare; every location encoder shows on the Embedding map.")
+else:
+    st.info("No trained model yet: pre-train or fine-tune one on the Pre-train page (a default run takes about a minute).")
+

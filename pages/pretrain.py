@@ -14,7 +14,7 @@ from core.train import jobs
 from core.train.config import RunConfig
 from core.train.jobs import Job
 from core.train.negatives import NEGATIVE_SAMPLERS
-from core.train.runner import runs_root
+from core.train.records import compare_runs, list_runs, list_sweeps, runs_root
 from geovis import app_state, training_charts
 from geovis.run_form import param_inputs
 
@@ -26,7 +26,7 @@ WATCHED = "pretrain_watched_job"
 manager = st.cache_resource(jobs.job_manager)()
 owner = st.session_state.setdefault("geocsp_owner", uuid.uuid4().hex)
 defaults = RunConfig()
-records = jobs.list_runs()
+records = list_runs()
 
 st.title("Pre-train")
 st.markdown(
@@ -195,7 +195,7 @@ if session_jobs := [job for job in manager.jobs(owner) if job.active]:
 if not records:
     st.caption(f"No finished runs yet under `{runs_root()}`.")
 else:
-    st.dataframe(jobs.compare_runs([r.run_dir for r in records]))
+    st.dataframe(compare_runs([r.run_dir for r in records]))
     for record in records[:20]:
         with st.expander(f"{record.name} · {record.stage} · {record.status}"):
             st.markdown(record.card())
@@ -204,13 +204,13 @@ else:
     names = st.multiselect("Runs", [r.name for r in records], key="pt_compare", placeholder="pick two or more runs")
     chosen = [r for r in records if r.name in names]
     if chosen:
-        st.dataframe(training_charts.side_by_side(jobs.compare_runs([r.run_dir for r in chosen])))
+        st.dataframe(training_charts.side_by_side(compare_runs([r.run_dir for r in chosen])))
         histories = {r.name: r.history() for r in chosen}
         if metrics := training_charts.shared_metrics(histories):
             metric = st.selectbox("Validation metric", metrics, key="pt_compare_metric")
             st.plotly_chart(training_charts.compare_curves_figure(histories, metric), key="pt_compare_chart")
 
-if sweeps := jobs.list_sweeps():
+if sweeps := list_sweeps():
     st.subheader("Label-budget sweeps")
     for directory in sweeps[:10]:
         with st.expander(directory.name):

@@ -18,10 +18,11 @@ from core.image.features import extract_features
 from core.predict import (
     DISTRIBUTIONS, Predictor, PredictorError, QuickPipeline, quick_pipeline_configs, read_photo, top_k, usable_runs,
 )
-from core.train.checkpoint import atomic_write_json
+from core.files import atomic_write_json
 from core.train.config import RunConfig
 from core.train.data import FeatureData, feature_data_from
-from core.train.jobs import JobManager, read_run
+from core.train.jobs import JobManager
+from core.train.records import read_run
 from core.train.runner import run
 from tests.data.fixtures import gps_ifd, jpeg_with_gps_bytes, photo_bytes, png_header_bytes, truncated_jpeg_bytes
 

@@ -11,13 +11,13 @@ from core.image.preprocess import Preprocessing
 from core.image.registry import MOCO_PREFIX, ImageEncoderSpec, get_image_encoder
 from core.train.checkpoint import MODEL_FILE, CheckpointError
 from core.train.config import RunConfig
-from core.train.loop import BEST
+from core.train.records import BEST
 
 
 @lru_cache(maxsize=16)
 def moco_encoder_spec(name: str) -> ImageEncoderSpec:
     """The encoder spec of a finished MoCo run in the runs folder (frozen backbone, best weights)."""
-    from core.train.runner import runs_root
+    from core.train.records import runs_root
 
     run_dir = runs_root() / name.removeprefix(MOCO_PREFIX)
     config_path = run_dir / "config.yaml"

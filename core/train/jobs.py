@@ -4,9 +4,9 @@ The machine has few cores, so runs never train concurrently: :class:`JobManager`
 submitted run and a single daemon thread trains them one after the other. A :class:`Job` is a plain
 object the worker updates (status, progress, a downsampled loss history, per-epoch validation
 metrics); a page polls it and draws it. Finished runs live on disk (see :mod:`core.train.runner`),
-so :func:`list_runs` finds them again after a page switch or a restart, and :func:`compare_runs`
-tabulates them side by side. A job may also be a label-budget sweep (:mod:`core.sweep`), queued the
-same way; :func:`list_sweeps` finds finished ones.
+so :func:`core.train.records.list_runs` finds them again after a page switch or a restart, and
+:func:`core.train.records.compare_runs` tabulates them side by side. A job may also be a label-budget sweep
+(:mod:`core.sweep`), queued the same way; :func:`core.train.records.list_sweeps` finds finished ones.
 """
 
 from __future__ import annotations
@@ -22,16 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import yaml
 
 from core.sweep import SweepPlan, label_budget_sweep
 from core.location import ENCODINGS, ConfigError
-from core.train.checkpoint import atomic_write_json
+from core.files import atomic_write_json
 from core.train.config import DataConfig, RunConfig
 from core.train.data import FeatureData, load_feature_data
-from core.train.loop import BEST, EpochInfo, StepInfo
-from core.train.runner import new_run_dir, run, runs_root
+from core.train.loop import EpochInfo, StepInfo
+from core.train.records import RunRecord
+from core.train.runner import new_run_dir, run
 
 Progress = Callable[[float, str], None]
 #: Loads a run's training data: ``provider(data_config, progress)``; tests pass small in-memory data.
@@ -279,7 +278,7 @@ _MANAGER_LOCK = threading.Lock()
 
 
 def job_manager() -> JobManager:
-    """The process-wide manager (runs under :func:`core.train.runner.runs_root`)."""
+    """The process-wide manager (runs under :func:`core.train.records.runs_root`)."""
     global _MANAGER
     with _MANAGER_LOCK:
         if _MANAGER is None:
@@ -287,111 +286,6 @@ def job_manager() -> JobManager:
         return _MANAGER
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """A finished run on disk: its directory, config (as saved) and metrics."""
-
-    run_dir: Path
-    config: dict[str, Any]
-    metrics: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        return self.run_dir.name
-
-    @property
-    def stage(self) -> str:
-        return str(self.metrics.get("stage", self.config.get("stage", "?")))
-
-    @property
-    def status(self) -> str:
-        return str(self.metrics.get("status", "?"))
-
-    def card(self) -> str:
-        """The run card (Markdown), or what is known when the run wrote none (a failed run)."""
-        path = self.run_dir / "run_card.md"
-        if path.is_file():
-            return path.read_text()
-        return f"# Run {self.name}\n\n- stage: **{self.stage}**, status: **{self.status}**\n- {self.metrics.get('error', '')}\n"
-
-    def history(self) -> pd.DataFrame:
-        """Per-epoch train/validation metrics (empty when the run recorded none)."""
-        return read_csv(self.run_dir / "history.csv")
-
-    def has_checkpoint(self) -> bool:
-        return (self.run_dir / "checkpoints" / BEST).is_dir()
-
-
-def read_run(run_dir: Path) -> RunRecord | None:
-    """The finished run in ``run_dir``, or None while it has no readable metrics.json."""
-    try:
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    if not isinstance(metrics, dict) or not isinstance(config, dict):
-        return None
-    return RunRecord(Path(run_dir), config, metrics)
-
-
-def list_runs(root: Path | None = None) -> list[RunRecord]:
-    """Finished runs under ``root`` (default :func:`runs_root`), newest first."""
-    root = Path(root or runs_root())
-    if not root.is_dir():
-        return []
-    records = (read_run(path) for path in root.iterdir() if path.is_dir())
-    return sorted((r for r in records if r is not None), key=lambda r: r.name, reverse=True)
-
-
-def list_sweeps(root: Path | None = None) -> list[Path]:
-    """Directories of finished label-budget sweeps under ``root`` (default :func:`runs_root`), newest first."""
-    root = Path(root or runs_root())
-    if not root.is_dir():
-        return []
-    return sorted((path for path in root.iterdir() if (path / "sweep.json").is_file()), reverse=True)
-
-
 def pretrained_runs_for(runs: Iterable[RunRecord], location: dict[str, Any]) -> list[RunRecord]:
     """Pre-training runs with a best checkpoint whose location encoder config equals ``location``."""
     return [r for r in runs if r.stage == "pretrain" and r.has_checkpoint() and r.config.get("location") == location]
-
-
-_CONFIG_COLUMNS = {
-    "stage": ("stage",),
-    "dataset": ("data", "dataset"),
-    "image features": ("data", "image_encoder"),
-    "encoding": ("location", "encoding"),
-    "network": ("location", "network"),
-    "objective": ("pretrain", "objective"),
-    "label ratio": ("finetune", "label_ratio"),
-    "epochs": ("epochs",),
-    "batch size": ("batch_size",),
-    "lr": ("optim", "lr"),
-    "seed": ("seed",),
-}
-
-
-def compare_runs(run_dirs: Iterable[Path]) -> pd.DataFrame:
-    """One row per readable run: its key config values, status, epochs and metrics, indexed by run name."""
-    rows = []
-    for record in filter(None, (read_run(Path(d)) for d in run_dirs)):
-        row: dict[str, Any] = {"run": record.name}
-        for column, path in _CONFIG_COLUMNS.items():
-            row[column] = _dig(record.config, path)
-        row.update({k: v for k, v in record.metrics.items() if k not in ("stage", "data_hash")})
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
-
-
-def _dig(values: dict[str, Any], path: tuple[str, ...]) -> Any:
-    for key in path:
-        values = values.get(key) if isinstance(values, dict) else None
-    return values
-
-
-def read_csv(path: Path) -> pd.DataFrame:
-    """A CSV written by the runner, or an empty frame when it is missing or empty."""
-    try:
-        return pd.read_csv(path)
-    except (OSError, pd.errors.EmptyDataError):
-        return pd.DataFrame()

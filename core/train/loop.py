@@ -27,9 +27,8 @@ from torch import nn
 from core.objectives import LossOutput
 from core.train.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_config, save_checkpoint
 from core.train.config import RunConfig
+from core.train.records import BEST, LAST
 
-LAST = "last"
-BEST = "best"
 
 
 class Task(Protocol):

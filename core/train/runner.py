@@ -8,7 +8,6 @@ and ``run_card.md``.
 from __future__ import annotations
 
 import csv
-import os
 import platform
 import secrets
 import threading
@@ -24,20 +23,16 @@ import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from core.data.paths import PROJECT_ROOT
 from core.evaluate import classification_metrics, predict_logits
-from core.train.checkpoint import MODEL_FILE, CheckpointError, atomic_write_json, load_model_weights, read_checkpoint_config
+from core.files import atomic_write_json
+from core.train.checkpoint import MODEL_FILE, CheckpointError, load_model_weights, read_checkpoint_config
 from core.train.config import RunConfig
 from core.train.data import FeatureData, load_feature_data
-from core.train.loop import BEST, EpochInfo, FitResult, StepInfo, config_differences, fit, seed_everything
+from core.train.loop import EpochInfo, FitResult, StepInfo, config_differences, fit, seed_everything
+from core.train.records import BEST, runs_root
 from core.train.tasks import PretrainTask, image_classifier_task, location_classifier_task
 
 Progress = Callable[[float, str], None]
-
-
-def runs_root() -> Path:
-    """Where runs are written (``GEOCSP_RUNS``, default ``<project>/runs``)."""
-    return Path(os.environ.get("GEOCSP_RUNS", PROJECT_ROOT / "runs")).resolve()
 
 
 def new_run_dir(stage: str, root: Path | None = None) -> Path:

@@ -6,8 +6,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data.base import GeoImageDataset, records_from_columns
+from core.files import atomic_write_json
+from core.train.config import RunConfig
 from geovis import app_state, assets
-from tests.app.apptest import APP
+from tests.app.apptest import APP, ok
 
 CLASSES = ["Water Bodies", "Evergreen Needleleaf Forests", "Grasslands", "Croplands"]
 
@@ -102,3 +104,17 @@ def test_overview_of_the_real_default_dataset():
     assert sum(int(v.replace(",", "")) for k, v in shown.items() if k.endswith("split")) == n
     assert any("Active dataset" in header.value for header in at.header)
     assert len(components(at)) == 1
+
+
+def test_overview_lists_the_trained_models_or_says_there_are_none(monkeypatch, tmp_path):
+    monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(50))
+    monkeypatch.setenv("GEOCSP_RUNS", str(tmp_path))
+    at = run_app()
+    assert any(i.value.startswith("No trained model yet") for i in at.info)
+    run_dir = tmp_path / "20260101-000000-finetune-abcdef"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text(RunConfig.from_dict({"stage": "finetune", "location": {"encoding": "sphereM+"}}).to_yaml())
+    atomic_write_json(run_dir / "metrics.json", {"status": "completed", "stage": "finetune", "test_top1": 0.61})
+    at = ok(at.run())
+    [table] = [frame.value for frame in at.dataframe if "test top-1" in frame.value.columns]
+    assert table.loc[run_dir.name, "encoding"] == "sphereM+" and table.loc[run_dir.name, "test top-1"] == 0.61

@@ -1,12 +1,7 @@
-"""End to end in headless Chromium: the Overview map renders from local assets and nothing leaves the machine."""
+"""End to end in headless Chromium, offline: every page renders from local assets; map clicks, a geotagged upload, a pre-training run and two sessions training at once."""
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from geovis.local_server import running_app
 from tests.data.fixtures import jpeg_with_gps_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,26 +29,6 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {server.returncode}; see {ARTIFACTS / 'streamlit.log'}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s")
-
-
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory) -> Path:
     """The server's runs folder (GEOCSP_RUNS): tests may write finished runs there for the app to find."""
@@ -60,31 +36,10 @@ def runs_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app_url(built_assets, request, runs_dir):
-    """A streamlit server on a free local port (runs written to ``runs_dir``), stopped by its PID
-    when the module's tests end."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
-    log = (ARTIFACTS / "streamlit.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT), "GEOCSP_RUNS": str(runs_dir)},
-    )
-
-    def stop() -> None:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
-
-    request.addfinalizer(stop)
-    url = f"http://127.0.0.1:{port}"
-    _wait_healthy(url, server)
-    return url
+def app_url(built_assets, runs_dir) -> Iterator[str]:
+    """A streamlit server on a free local port (runs written to ``runs_dir``), stopped when the module's tests end."""
+    with running_app(ARTIFACTS / "streamlit.log", env={"GEOCSP_RUNS": str(runs_dir)}) as url:
+        yield url
 
 
 @contextmanager

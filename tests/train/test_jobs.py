@@ -7,7 +7,8 @@ from core.image.features import extract_features
 from core.train.config import RunConfig
 from core.train.data import feature_data_from
 from core.location import ConfigError
-from core.train.jobs import ERROR_LOG, JobManager, compare_runs, list_runs, list_sweeps, pretrained_runs_for, sweep_plan
+from core.train.jobs import ERROR_LOG, JobManager, pretrained_runs_for, sweep_plan
+from core.train.records import compare_runs, list_runs, list_sweeps
 from core.train.runner import run
 
 TINY_LOCATION = {"encoding": "theory", "encoding_params": {"num_scales": 4}, "network_params": {"hidden_dim": 32}}
