@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from geovis import app_state
+
 # An emoji icon: a ":material/...:" icon here would make the browser fetch a favicon from the web.
 st.set_page_config(page_title="GeoCSP", page_icon="🌍", layout="wide")
 
@@ -16,3 +18,4 @@ navigation = st.navigation(
     ]
 )
 navigation.run()
+app_state.warm_up()  # after the page is out: torch and the models, for the next pages

@@ -7,7 +7,10 @@ Cached computations over a dataset are keyed on :func:`active_dataset_key` (its 
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from dataclasses import dataclass
+
 import streamlit as st
 
 from core.data.base import GeoImageDataset
@@ -18,6 +21,8 @@ from core.data.paths import data_root
 from geovis import maps
 
 _USER_DATASET = "geocsp_user_dataset"
+#: What the model pages need (torch, encoders, the trainer): not imported by Overview, warmed up after it.
+WARM_UP_MODULES = ("core.predict", "core.embedding_map", "core.train.jobs")
 FORM_PREFIX = "pt_"
 """Widget keys starting with this (the Pre-train form's settings) keep their values across page switches."""
 
@@ -61,6 +66,16 @@ def keep_form_values(prefix: str = FORM_PREFIX) -> None:
     """
     for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
         st.session_state[key] = st.session_state[key]
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> None:
+    """Import :data:`WARM_UP_MODULES` (torch and the models: about 1 s) once per server process, in the
+    script thread after a page has been drawn, so neither the first page nor the first visit to a model
+    page waits for them. A failed import is left for the page that needs the module to report."""
+    for module in WARM_UP_MODULES:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
 
 
 def user_dataset() -> UserDataset | None:

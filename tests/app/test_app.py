@@ -1,5 +1,9 @@
 """The Streamlit app in AppTest: it runs without exception and the Overview shows the active dataset."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +122,17 @@ def test_overview_lists_the_trained_models_or_says_there_are_none(monkeypatch, t
     at = ok(at.run())
     [table] = [frame.value for frame in at.dataframe if "test top-1" in frame.value.columns]
     assert table.loc[run_dir.name, "encoding"] == "sphereM+" and table.loc[run_dir.name, "test top-1"] == 0.61
+
+
+def test_the_first_page_needs_no_torch_and_the_model_pages_are_warmed_up_after_it():
+    script = (
+        "import sys\n"
+        "import streamlit_folium, core.data.loaders, core.train.records, geovis.charts, geovis.maps\n"
+        "from geovis import app_state\n"
+        "assert 'torch' not in sys.modules, 'what Overview imports pulls in torch'\n"
+        "app_state.warm_up()\n"
+        "assert all(name in sys.modules for name in app_state.WARM_UP_MODULES + ('torch',))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=Path(APP).parent, capture_output=True, text=True, timeout=180,
+                            env={**os.environ, "PYTHONPATH": str(Path(APP).parent)})
+    assert result.returncode == 0, result.stderr[-2000:]
