@@ -23,6 +23,7 @@ from geovis import maps
 _USER_DATASET = "geocsp_user_dataset"
 #: What the model pages need (torch, encoders, the trainer): not imported by Overview, warmed up after it.
 WARM_UP_MODULES = ("core.predict", "core.embedding_map", "core.train.jobs")
+_SAVED_FORM = "geocsp_saved_form"
 FORM_PREFIX = "pt_"
 """Widget keys starting with this (the Pre-train form's settings) keep their values across page switches."""
 
@@ -60,12 +61,15 @@ def _default_key() -> str:
 def keep_form_values(prefix: str = FORM_PREFIX) -> None:
     """Keep the values of the widgets whose key starts with ``prefix`` while another page is shown.
 
-    Streamlit drops a widget's value at the end of a run that does not draw it; assigning the value to
-    itself at the start of every run makes it a plain session value that survives. Only input widgets
-    may carry the prefix (a button's or chart's value cannot be assigned).
+    Streamlit drops a widget's value once a run does not draw it, so every page run copies the current
+    values into a plain session dict and assigns them all back: a widget created later in the run takes
+    its value from there, and the browser shows it (it does so only for values assigned in that run).
+    Only input widgets may carry the prefix (a button's or chart's value cannot be assigned).
     """
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
-        st.session_state[key] = st.session_state[key]
+    saved = st.session_state.setdefault(_SAVED_FORM, {})
+    saved.update({key: st.session_state[key] for key in list(st.session_state) if isinstance(key, str) and key.startswith(prefix)})
+    for key, value in saved.items():
+        st.session_state[key] = value
 
 
 @st.cache_resource(show_spinner=False)
