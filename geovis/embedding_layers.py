@@ -1,10 +1,11 @@
 """What the Embedding map page shows: encoder choices, cached embeddings and colourings, the hex layer.
 
 Cost for the world at H3 resolution 2 (5 882 cells), see ``benchmarks/app_embedding_map.py``: embedding
-and k-means a few tenths of a second each; cell geometry 0.6 s+ the first time on a machine, then read
-from a disk cache in milliseconds; the hex layer's JSON (:mod:`geovis.hex_layer`, 1.5 MB) 20 ms, built
-once per colouring and cached, so rendering the map never serialises thousands of features again; clicks add only the highlighted cells
-(``feature_group_to_add``), so the big layer's HTML is unchanged and the browser does not reload it.
+and k-means under 0.1 s each; cell geometry 0.6 s the first time on a machine, then read from a disk
+cache in milliseconds; the hex layer's JSON (:mod:`geovis.hex_layer`, 1.5 MB) about 10 ms, built once
+per colouring and cached, so rendering the map never serialises thousands of features again. Clicks
+add only the highlighted cells (``feature_group_to_add``), so the big layer's HTML is unchanged and the
+browser does not reload it.
 """
 
 from __future__ import annotations
