@@ -1,4 +1,5 @@
-"""End to end in headless Chromium, offline: every page renders from local assets; map clicks, a geotagged upload, a pre-training run and two sessions training at once."""
+"""End to end in headless Chromium, offline: every page renders from local assets; map clicks, a geotagged
+upload, a pre-training run and two sessions training at once."""
 
 import re
 import time
