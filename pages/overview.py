@@ -99,7 +99,7 @@ if splits:
 
 st.header("Trained models")
 if trained := list_runs():
-    table = compare_runs([record.run_dir for record in trained])
+    table = compare_runs(trained)
     shown = [column for column in MODEL_COLUMNS if column in table]
     st.dataframe(table[shown].rename(columns=MODEL_COLUMNS), width="stretch")
     st.caption("Fine-tuned location models and image classifiers predict on Predict and Compare; every location encoder shows on the Embedding map.")

@@ -195,7 +195,7 @@ if session_jobs := [job for job in manager.jobs(owner) if job.active]:
 if not records:
     st.caption(f"No finished runs yet under `{runs_root()}`.")
 else:
-    st.dataframe(compare_runs([r.run_dir for r in records]))
+    st.dataframe(compare_runs(records))
     for record in records[:20]:
         with st.expander(f"{record.name} · {record.stage} · {record.status}"):
             st.markdown(record.card())
@@ -204,7 +204,7 @@ else:
     names = st.multiselect("Runs", [r.name for r in records], key="pt_compare", placeholder="pick two or more runs")
     chosen = [r for r in records if r.name in names]
     if chosen:
-        st.dataframe(training_charts.side_by_side(compare_runs([r.run_dir for r in chosen])))
+        st.dataframe(training_charts.side_by_side(compare_runs(chosen)))
         histories = {r.name: r.history() for r in chosen}
         if metrics := training_charts.shared_metrics(histories):
             metric = st.selectbox("Validation metric", metrics, key="pt_compare_metric")

@@ -24,7 +24,7 @@ class DataConfig:
     """Which dataset and image features a run uses."""
 
     dataset: str = "default"  # "default" = the embedded dataset, else "<format>:<path under the data root>"
-    dataset_options: dict[str, str] = field(default_factory=dict)  # the format's loader options (e.g. columns)
+    dataset_options: dict[str, str] = field(default_factory=dict)  # the format's loader options (e.g. split)
     image_encoder: str = "efficientnet_lite0_64px"
     view: str = "bluemarble"
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -107,10 +107,11 @@ _CONFIG_COLUMNS = {
 }
 
 
-def compare_runs(run_dirs: Iterable[Path]) -> pd.DataFrame:
-    """One row per readable run: its key config values, status, epochs and metrics, indexed by run name."""
+def compare_runs(records: Iterable[RunRecord]) -> pd.DataFrame:
+    """One row per run (as read by :func:`read_run`): its key config values, status, epochs and metrics,
+    indexed by run name."""
     rows = []
-    for record in filter(None, (read_run(Path(d)) for d in run_dirs)):
+    for record in records:
         row: dict[str, Any] = {"run": record.name}
         for column, path in _CONFIG_COLUMNS.items():
             row[column] = _dig(record.config, path)

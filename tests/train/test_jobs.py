@@ -8,7 +8,7 @@ from core.train.config import RunConfig
 from core.train.data import feature_data_from
 from core.location import ConfigError
 from core.train.jobs import ERROR_LOG, JobManager, pretrained_runs_for, sweep_plan
-from core.train.records import compare_runs, list_runs, list_sweeps
+from core.train.records import compare_runs, list_runs, list_sweeps, read_run
 from core.train.runner import run
 
 TINY_LOCATION = {"encoding": "theory", "encoding_params": {"num_scales": 4}, "network_params": {"hidden_dim": 32}}
@@ -102,7 +102,7 @@ def test_list_runs_finds_finished_runs_and_compares_them(manager, runs):
     assert pretrained_runs_for(records, tiny_config(location={"encoding": "wrap"}).location) == []
     assert "# Run" in records[0].card() and list(records[0].history()["epoch"]) in ([1], [1, 2])
 
-    table = compare_runs([pretrain.run_dir, finetune.run_dir, runs / "missing"])
+    table = compare_runs(filter(None, map(read_run, [pretrain.run_dir, finetune.run_dir, runs / "missing"])))
     assert list(table.index) == [pretrain.run_dir.name, finetune.run_dir.name]
     assert list(table["stage"]) == ["pretrain", "finetune"] and list(table["encoding"]) == ["theory", "theory"]
     assert table.loc[finetune.run_dir.name, "test_top1"] >= 0 and "best_val_loss" in table.columns
