@@ -9,27 +9,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import folium
 import streamlit as st
+from streamlit_folium import st_folium
 
 from core.regions import REGIONS, BBox, bbox_from_view
 
 CURRENT_VIEW = "Current view"
 CUSTOM = "Custom box"
+MAP_HEIGHT = 560
+"""Height in pixels of a map whose region is picked here."""
 #: The custom box's edges: (label, |limit|, default); the default box crosses the antimeridian.
 BOX_EDGES = (("West", 180.0, 150.0), ("South", 90.0, -50.0), ("East", 180.0, -150.0), ("North", 90.0, 50.0))
 
 
 @dataclass(frozen=True)
 class RegionChoice:
-    """The chosen box (None: the whole world) and whether the map should report its view for it."""
+    """The box chosen with the widgets named ``key`` (None: the whole world), and whether it is the map's view."""
 
+    key: str
     bbox: BBox | None
     follows_view: bool = False
-
-    @property
-    def returned_objects(self) -> list[str]:
-        """What ``st_folium`` should report back: clicks, plus the bounds while the region follows the view."""
-        return ["last_clicked", "bounds"] if self.follows_view else ["last_clicked"]
 
 
 def view_key(key: str) -> str:
@@ -52,18 +52,18 @@ def pick_region(container, key: str) -> RegionChoice:
             st.info("Pan and zoom the map to the area you want, then press the button under it. The world is shown until then.")
         else:
             st.caption(f"Region: the map view {bbox.describe()}")
-        return RegionChoice(bbox, follows_view=True)
+        return RegionChoice(key, bbox, follows_view=True)
     if name == CUSTOM:
         edges = [
             column.number_input(label, min_value=-limit, max_value=limit, value=value, step=5.0, key=f"{key}_{label.lower()}")
             for column, (label, limit, value) in zip(st.columns(4), BOX_EDGES)
         ]
         try:
-            return RegionChoice(BBox(*edges))
+            return RegionChoice(key, BBox(*edges))
         except ValueError as error:
             st.error(f"That box cannot be used: {error}. West > East means the box crosses ±180°.")
             st.stop()
-    return RegionChoice(REGIONS[name])
+    return RegionChoice(key, REGIONS[name])
 
 
 def reported_view(map_state: Mapping | None) -> BBox | None:
@@ -77,14 +77,23 @@ def reported_view(map_state: Mapping | None) -> BBox | None:
         return None
 
 
-def use_view_button(label: str, map_key: str, key: str) -> None:
-    """A button (under a map whose state is ``st.session_state[map_key]``) that makes the area the map
-    shows the region of the widgets named ``key``, then reruns the whole page."""
-    if not st.button(label, key=f"{key}_use_view", help="Make the area the map shows now the region"):
+def region_map(
+    folium_map: folium.Map, map_key: str, region: RegionChoice, view_label: str,
+    feature_group_to_add: folium.FeatureGroup | None = None,
+) -> None:
+    """Draw ``folium_map`` (``st_folium`` state under ``map_key``), reporting clicks. While ``region``
+    follows the view, the map also reports its bounds, and a button ``view_label`` under it makes the
+    area shown the region, then reruns the whole page."""
+    st_folium(
+        folium_map, key=map_key, height=MAP_HEIGHT, use_container_width=True,
+        returned_objects=["last_clicked", "bounds"] if region.follows_view else ["last_clicked"],
+        feature_group_to_add=feature_group_to_add,
+    )
+    if not region.follows_view or not st.button(view_label, key=f"{region.key}_use_view", help="Make the area the map shows now the region"):
         return
     shown = reported_view(st.session_state.get(map_key))
     if shown is None:
         st.warning("The map has not reported its view yet: pan or zoom it, then press again.")
         return
-    st.session_state[view_key(key)] = shown
+    st.session_state[view_key(region.key)] = shown
     st.rerun(scope="app")

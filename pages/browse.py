@@ -2,7 +2,6 @@
 
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from core.data.base import GeoImageDataset
 from geovis import app_state, browse, maps, region_picker
@@ -61,12 +60,10 @@ def explore(dataset: GeoImageDataset, layer: browse.SampleLayer, region: region_
         except MissingAssetsError as error:
             st.error(f"The map could not be drawn: {error}")
         else:
-            st_folium(
-                sample_map, key=MAP_KEY, height=560, use_container_width=True, returned_objects=region.returned_objects,
+            region_picker.region_map(
+                sample_map, MAP_KEY, region, "Show this view",
                 feature_group_to_add=browse.selection_marker(tuple(dataset.lonlat[selected[0]])) if selected else None,
             )
-            if region.follows_view:
-                region_picker.use_view_button("Show this view", MAP_KEY, REGION_KEY)
     with details:
         if selected is None:
             st.info("Click the map to see the nearest shown sample: all its images and its metadata.")

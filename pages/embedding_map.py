@@ -1,7 +1,6 @@
 """Embedding map: a location encoder's embeddings over H3 hexes, clustered or as colours; click for similar places."""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from core import embedding_map as em
 from core.data.base import GeoImageDataset
@@ -91,13 +90,10 @@ def explore(
         except MissingAssetsError as error:
             st.error(f"The map could not be drawn: {error}")
         else:
-            st_folium(
-                folium_map, key=layers.MAP_KEY, height=560, use_container_width=True,
-                returned_objects=region.returned_objects,
+            region_picker.region_map(
+                folium_map, layers.MAP_KEY, region, "Embed this view",
                 feature_group_to_add=layers.selection_overlay(similar_cells, cell) if similar_cells else None,
             )
-            if region.follows_view:
-                region_picker.use_view_button("Embed this view", layers.MAP_KEY, layers.REGION_KEY)
     with details:
         if cell is None:
             st.info("Click a hexagon to see its cluster and the hexagons most like it.")
