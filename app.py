@@ -2,8 +2,6 @@
 
 import streamlit as st
 
-from geovis import app_state
-
 # An emoji icon: a ":material/...:" icon here would make the browser fetch a favicon from the web.
 st.set_page_config(page_title="GeoCSP", page_icon="🌍", layout="wide")
 
@@ -18,4 +16,3 @@ navigation = st.navigation(
     ]
 )
 navigation.run()
-app_state.warm_up()  # after the page is out: torch and the models, for the next pages

@@ -75,8 +75,11 @@ def keep_form_values(prefix: str = FORM_PREFIX) -> None:
 @st.cache_resource(show_spinner=False)
 def warm_up() -> None:
     """Import :data:`WARM_UP_MODULES` (torch and the models: about 1 s) once per server process, in the
-    script thread after a page has been drawn, so neither the first page nor the first visit to a model
-    page waits for them. A failed import is left for the page that needs the module to report."""
+    script thread at the end of Overview (which needs none of them), so neither the first page nor the
+    first visit to a model page waits for them. Called after ``navigation.run()`` in app.py instead,
+    a click on Browse's "Show this view" right after the first page sometimes did nothing (the log said
+    "Couldn't find fragment"); at the end of Overview it did not. A failed import is left for the page
+    that needs the module to report."""
     for module in WARM_UP_MODULES:
         with contextlib.suppress(Exception):
             importlib.import_module(module)

@@ -106,3 +106,4 @@ if trained := list_runs():
 else:
     st.info("No trained model yet: pre-train or fine-tune one on the Pre-train page (a default run takes about a minute).")
 
+app_state.warm_up()  # the page is out: torch and the models, for the next pages

@@ -131,6 +131,31 @@ def test_browse_map_renders_and_a_click_shows_a_sample(app_url):
         screenshot(page, "browse")
 
 
+def test_zooming_the_browse_map_and_showing_that_view_draws_its_samples_as_markers(app_url):
+    with offline_page(app_url) as (page, _):
+        page.get_by_text(re.compile(r"^Active dataset: ")).wait_for(timeout=180_000)
+        page.frame_locator(MAP_FRAME).locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=60_000)
+        page.get_by_role("link", name="Browse").click()  # each map loads fully before the page replaces it
+        page.get_by_text("Shown samples").first.wait_for(timeout=60_000)
+        frame = page.frame_locator(MAP_FRAME).last  # while a map is redrawn, the old frame may linger a moment
+        frame.locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=60_000)
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Region").click()
+        page.get_by_role("option", name="Current view").click()
+        button = page.get_by_role("button", name="Show this view")
+        button.wait_for(timeout=60_000)
+        frame.locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)
+        for _ in range(3):
+            frame.locator(".leaflet-control-zoom-in").click()
+            page.wait_for_timeout(1500)  # the zoom animation, then the map reports its bounds
+        button.click()
+        page.get_by_text(re.compile(r"^Region: the map view .+°[EW] → .+°[EW], .+°[NS] – .+°[NS]$")).wait_for(timeout=60_000)
+        page.locator('[data-testid="stMetric"]').filter(has_text="Drawn as").filter(has_text="markers").wait_for(timeout=30_000)
+        frame.locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)  # the redrawn map finishes loading before the page closes
+        screenshot(page, "browse_current_view")
+
+
 def set_up_tiny_pretraining_run(page, epochs: int = 1) -> None:
     """From Overview (once its map has loaded Leaflet), open Pre-train and set a tiny run: small_cnn features,
     num_scales 8, hidden_dim 64, ``epochs`` epochs."""
