@@ -1,18 +1,29 @@
-"""GeoCSP explorer: Streamlit entry point (``streamlit run app.py``). Pages live in ``pages/``."""
+"""GeoCSP explorer: Streamlit entry point (``streamlit run app.py``). Pages live in ``app_pages/``."""
+
+from pathlib import Path
 
 import streamlit as st
+
+from geovis.imports import import_script_dependencies
 
 # An emoji icon: a ":material/...:" icon here would make the browser fetch a favicon from the web.
 st.set_page_config(page_title="GeoCSP", page_icon="🌍", layout="wide")
 
+#: (page file, title, icon); the first is the default page. The folder is not named ``pages/``: Streamlit
+#: treats a ``pages/`` folder beside the entry script as an old-style multipage app and, until the first run
+#: has called ``st.navigation``, shows its file names as the sidebar's navigation.
+PAGES = [
+    ("app_pages/overview.py", "Overview", ":material/public:"),
+    ("app_pages/browse.py", "Browse", ":material/travel_explore:"),
+    ("app_pages/pretrain.py", "Pre-train", ":material/model_training:"),
+    ("app_pages/predict.py", "Predict", ":material/ads_click:"),
+    ("app_pages/compare.py", "Compare", ":material/compare_arrows:"),
+    ("app_pages/embedding_map.py", "Embedding map", ":material/hexagon:"),
+]
+
 navigation = st.navigation(
-    [
-        st.Page("pages/overview.py", title="Overview", icon=":material/public:", default=True),
-        st.Page("pages/browse.py", title="Browse", icon=":material/travel_explore:"),
-        st.Page("pages/pretrain.py", title="Pre-train", icon=":material/model_training:"),
-        st.Page("pages/predict.py", title="Predict", icon=":material/ads_click:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-        st.Page("pages/embedding_map.py", title="Embedding map", icon=":material/hexagon:"),
-    ]
+    [st.Page(path, title=title, icon=icon, default=index == 0) for index, (path, title, icon) in enumerate(PAGES)]
 )
+# Sessions run in parallel threads: the page's modules are imported under one lock first (geovis.imports).
+import_script_dependencies(Path(__file__).parent / next(path for path, title, _ in PAGES if title == navigation.title))
 navigation.run()

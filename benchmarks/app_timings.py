@@ -28,7 +28,7 @@ from geovis.local_server import running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 
-PAGES = ["pages/browse.py", "pages/pretrain.py", "pages/predict.py", "pages/compare.py", "pages/embedding_map.py", "pages/overview.py"]
+PAGES = ["app_pages/browse.py", "app_pages/pretrain.py", "app_pages/predict.py", "app_pages/compare.py", "app_pages/embedding_map.py", "app_pages/overview.py"]
 FIRST_PAGE = """
 import time
 started = time.perf_counter()
@@ -94,10 +94,10 @@ def main() -> None:
             at.switch_page(page).run()
             timings.append(time.perf_counter() - t0)
             assert not at.exception, (page, at.exception)
-            at.switch_page("pages/overview.py" if page != "pages/overview.py" else "pages/browse.py").run()
+            at.switch_page("app_pages/overview.py" if page != "app_pages/overview.py" else "app_pages/browse.py").run()
         print(f"{page:<24}{timings[0]:>14.2f}{timings[1]:>15.2f}")
 
-    at.switch_page("pages/predict.py").run()
+    at.switch_page("app_pages/predict.py").run()
     clicks = []
     for lat, lng in [(48.8, 2.3), (-3.1, -60.0), (35.7, 139.7), (-33.9, 18.4), (64.1, -21.9), (19.4, -99.1)]:
         at.session_state["predict_map"] = {"last_clicked": {"lat": lat, "lng": lng}}

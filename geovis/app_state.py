@@ -7,8 +7,6 @@ Cached computations over a dataset are keyed on :func:`active_dataset_key` (its 
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 from dataclasses import dataclass
 
 import streamlit as st
@@ -18,7 +16,7 @@ from core.data.default_dataset import load_default_dataset
 from core.data.errors import DatasetError
 from core.data.loaders import load_user_dataset
 from core.data.paths import data_root
-from geovis import maps
+from geovis import imports, maps
 
 _USER_DATASET = "geocsp_user_dataset"
 #: What the model pages need (torch, encoders, the trainer): not imported by Overview, warmed up after it.
@@ -78,11 +76,10 @@ def warm_up() -> None:
     script thread at the end of Overview (which needs none of them), so neither the first page nor the
     first visit to a model page waits for them. Called after ``navigation.run()`` in app.py instead,
     a click on Browse's "Show this view" right after the first page sometimes did nothing (the log said
-    "Couldn't find fragment"); at the end of Overview it did not. A failed import is left for the page
-    that needs the module to report."""
-    for module in WARM_UP_MODULES:
-        with contextlib.suppress(Exception):
-            importlib.import_module(module)
+    "Couldn't find fragment"); at the end of Overview it did not. It imports under the app's one import
+    lock (:mod:`geovis.imports`), so another session's page never sees a half-imported module. A failed
+    import is left for the page that needs the module to report."""
+    imports.import_modules(WARM_UP_MODULES)
 
 
 def user_dataset() -> UserDataset | None:

@@ -2,25 +2,44 @@
 
 >>> encoder = build_location_encoder({"encoding": "sphereM+", "output_dim": 128})
 >>> encoder(torch.tensor([[2.35, 48.86]]))  # (lon, lat) degrees → [1, 128]
+
+The names below are resolved on first use (PEP 562): the submodules import one another and this package,
+so a package ``__init__`` that imported them eagerly would put every submodule on an import cycle, and two
+threads importing it at once (two app sessions, or a page and the warm-up) could see a partially
+initialised module. Lazy names keep the import graph acyclic, which Python's per-module import locks make
+safe to import from any number of threads.
 """
 
-from core.location.catalog import list_encoders
-from core.location.config import DEFAULT_OUTPUT_DIM, LocationEncoderConfig
-from core.location.encoder import LocationEncoder, build_location_encoder
-from core.location.params import ConfigError
-from core.location.pretrained import PretrainedUnavailable, geoclip_status, load_pretrained_geoclip
-from core.location.registry import ENCODINGS, NETWORKS
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_OUTPUT_DIM",
-    "ENCODINGS",
-    "NETWORKS",
-    "ConfigError",
-    "LocationEncoder",
-    "LocationEncoderConfig",
-    "PretrainedUnavailable",
-    "build_location_encoder",
-    "geoclip_status",
-    "list_encoders",
-    "load_pretrained_geoclip",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DEFAULT_OUTPUT_DIM": "core.location.config",
+    "ENCODINGS": "core.location.registry",
+    "NETWORKS": "core.location.registry",
+    "ConfigError": "core.location.params",
+    "LocationEncoder": "core.location.encoder",
+    "LocationEncoderConfig": "core.location.config",
+    "PretrainedUnavailable": "core.location.pretrained",
+    "build_location_encoder": "core.location.encoder",
+    "geoclip_status": "core.location.pretrained",
+    "list_encoders": "core.location.catalog",
+    "load_pretrained_geoclip": "core.location.pretrained",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` and return it (then cached as a module attribute)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -127,8 +127,8 @@ def test_overview_lists_the_trained_models_or_says_there_are_none(monkeypatch, t
 def test_the_first_page_needs_no_torch_and_the_model_pages_are_warmed_up_after_it():
     script = (
         "import sys\n"
-        "import streamlit_folium, core.data.loaders, core.train.records, geovis.charts, geovis.maps\n"
-        "from geovis import app_state\n"
+        "from geovis import app_state, imports\n"
+        "imports.import_script_dependencies('app_pages/overview.py')\n"
         "assert 'torch' not in sys.modules, 'what Overview imports pulls in torch'\n"
         "app_state.warm_up()\n"
         "assert all(name in sys.modules for name in app_state.WARM_UP_MODULES + ('torch',))\n"

@@ -15,7 +15,7 @@ from tests.app.test_app import tiny_dataset
 from tests.data.fixtures import jpeg_with_gps_bytes, photo_bytes, write_file
 from tests.app.apptest import APP, ok
 
-BROWSE = "pages/browse.py"
+BROWSE = "app_pages/browse.py"
 MAP_KEY = "browse_map"
 
 
@@ -144,7 +144,7 @@ def test_a_user_photo_folder_registered_on_overview_appears_on_browse(data_root,
     assert details(at)["Timestamp"].startswith("2022-08-02T18:00")
     assert captions(at) == ["2022-08-02"]
 
-    ok(at.switch_page("pages/overview.py").run())
+    ok(at.switch_page("app_pages/overview.py").run())
     ok(by_label(at.button, "Back to the embedded default dataset").click().run())
     assert any(header.value == "Active dataset: tiny" for header in at.header)
 

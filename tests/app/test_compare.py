@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from core.predict import Predictor
 from tests.app.apptest import ok, open_page
 
-PAGE = "pages/compare.py"
+PAGE = "app_pages/compare.py"
 MAP_KEY = "compare_map"
 
 

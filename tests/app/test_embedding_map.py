@@ -16,7 +16,7 @@ from geovis import embedding_layers as layers
 from geovis import region_picker
 from tests.app.apptest import APP, ok
 
-PAGE = "pages/embedding_map.py"
+PAGE = "app_pages/embedding_map.py"
 PARIS = (2.35, 48.85)
 
 

@@ -13,7 +13,7 @@ from core.train import jobs
 from tests.data.fixtures import altered_gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, png_header_bytes, truncated_jpeg_bytes
 from tests.app.apptest import ok, open_page
 
-PAGE = "pages/predict.py"
+PAGE = "app_pages/predict.py"
 MAP_KEY = "predict_map"
 
 

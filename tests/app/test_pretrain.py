@@ -15,7 +15,7 @@ from tests.data.fixtures import write_fmow_tree
 from tests.train.test_jobs import tiny_data  # noqa: F401 — a fixture
 from tests.app.apptest import APP, ok
 
-PAGE = "pages/pretrain.py"
+PAGE = "app_pages/pretrain.py"
 
 
 @pytest.fixture
@@ -151,6 +151,6 @@ def test_a_run_on_a_registered_dataset_carries_its_loader_options(manager, tmp_p
 
 def test_the_form_keeps_its_settings_while_another_page_is_shown(manager):
     at = ok(tiny_run_settings(open_pretrain(), epochs=3).selectbox(key="pt_encoding").set_value("sphereM+").run())
-    at = ok(ok(at.switch_page("pages/overview.py").run()).switch_page(PAGE).run())
+    at = ok(ok(at.switch_page("app_pages/overview.py").run()).switch_page(PAGE).run())
     assert at.number_input(key="pt_epochs").value == 3 and at.selectbox(key="pt_image_encoder").value == "small_cnn"
     assert at.selectbox(key="pt_encoding").value == "sphereM+"

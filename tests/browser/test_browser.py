@@ -44,9 +44,10 @@ def app_url(built_assets, runs_dir) -> Iterator[str]:
 
 
 @contextmanager
-def offline_pages(app_url: str, count: int) -> Iterator[tuple[list, list[str]]]:
-    """``count`` Chromium pages on the app, each in its own browser context (its own Streamlit session), and the
-    list of URLs they request; on leaving, asserts that no request left the machine and none failed."""
+def offline_pages(app_url: str, count: int, path: str = "") -> Iterator[tuple[list, list[str]]]:
+    """``count`` Chromium pages on the app (at ``path``, e.g. ``/predict``), each in its own browser context (its
+    own Streamlit session), and the list of URLs they request; on leaving, asserts that no request left the
+    machine and none failed."""
     from playwright.sync_api import sync_playwright
 
     requests: list[str] = []
@@ -62,7 +63,7 @@ def offline_pages(app_url: str, count: int) -> Iterator[tuple[list, list[str]]]:
                 context.on("response", lambda res: res.status >= 400 and failures.append(f"{res.url} ({res.status})"))
                 pages.append(context.new_page())
             for page in pages:
-                page.goto(app_url, wait_until="domcontentloaded")
+                page.goto(app_url + path, wait_until="domcontentloaded")
             yield pages, requests
         finally:
             browser.close()
@@ -71,13 +72,17 @@ def offline_pages(app_url: str, count: int) -> Iterator[tuple[list, list[str]]]:
                      and urlparse(url).hostname not in LOCAL_HOSTS})
     assert not remote, f"requests left the machine: {remote}"
     assert any("/app/static/vendor/leaflet/leaflet.js" in url for url in requests)
+    # On a deep link Streamlit's frontend first probes ``/<page>/_stcore/...`` as a possible base path (404),
+    # then uses the server root: those probes are expected.
+    probes = f"{app_url}{path}/_stcore/" if path else None
+    failures = [failure for failure in failures if not (probes and failure.startswith(probes))]
     assert not failures, f"failed requests: {failures}"
 
 
 @contextmanager
-def offline_page(app_url: str) -> Iterator[tuple]:
+def offline_page(app_url: str, path: str = "") -> Iterator[tuple]:
     """One page of :func:`offline_pages` and the URLs it requests."""
-    with offline_pages(app_url, 1) as ([page], requests):
+    with offline_pages(app_url, 1, path) as ([page], requests):
         yield page, requests
 
 
@@ -110,6 +115,32 @@ def test_overview_map_renders_offline(app_url):
         page.wait_for_timeout(1500)  # let the canvas and the charts finish drawing
         screenshot(page, "overview")
     assert any("/app/static/vendor/basemap/bluemarble_mercator.jpg" in url for url in requests)
+
+
+APP_NAVIGATION = ["Overview", "Browse", "Pre-train", "Predict", "Compare", "Embedding map"]
+
+
+def sidebar_navigation(page) -> list[str]:
+    """The page titles in the sidebar's navigation, in order (icons left out)."""
+    return [text.splitlines()[-1].strip() for text in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
+
+
+def test_a_deep_link_shows_the_apps_navigation_from_the_start_and_while_its_first_run_is_in_flight(app_url):
+    with offline_page(app_url, "/predict") as (page, _):
+        shown = []
+        deadline = time.monotonic() + 60
+        while (navigation := sidebar_navigation(page)) != APP_NAVIGATION:
+            shown.append(navigation)
+            assert time.monotonic() < deadline, f"the sidebar never showed the app's navigation: {shown[-5:]}"
+            page.wait_for_timeout(50)
+        assert all(not entries or entries == APP_NAVIGATION for entries in shown), f"other navigation shown: {shown}"
+        page.get_by_role("link", name="Browse").click()  # at once, the first run of /predict may still be going
+        page.get_by_text("Shown samples").first.wait_for(timeout=120_000)
+        assert sidebar_navigation(page) == APP_NAVIGATION
+        page.frame_locator(MAP_FRAME).locator(".leaflet-container").wait_for(timeout=60_000)  # loaded before closing
+        page.get_by_role("link", name="Predict").click()
+        page.get_by_role("heading", name="Predict").wait_for(timeout=60_000)
+        assert sidebar_navigation(page) == APP_NAVIGATION
 
 
 def test_browse_map_renders_and_a_click_shows_a_sample(app_url):
