@@ -156,8 +156,10 @@ def test_a_user_photo_folder_registered_on_overview_appears_on_browse(data_root,
         ("photo_folder", "empty", "no photos"),
         ("fmow", "trip", "split folder 'train' does not exist"),
         ("photo_folder", "  ", "enter the dataset's path"),
+        ("photo_folder", "trip\x00", "the path contains a NUL byte (character 5), which no file name can hold"),
+        ("geo_csv", "trip/\x1b[1mx.csv", "the path contains the control character U+001B (character 6)"),
     ],
-    ids=["outside-root", "empty-folder", "malformed-fmow", "no-path"],
+    ids=["outside-root", "empty-folder", "malformed-fmow", "no-path", "nul-byte", "control-character"],
 )
 def test_a_bad_dataset_is_refused_with_a_clear_message(data_root, monkeypatch, fmt, path, message):
     monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(40))
