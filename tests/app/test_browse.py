@@ -11,6 +11,7 @@ from core.coords import haversine_km
 from core.data.default_dataset import load_default_dataset
 from core.data.sources import VIEW_SOURCES
 from geovis import app_state, browse
+from geovis.markdown_text import escape_markdown
 from tests.app.test_app import tiny_dataset
 from tests.data.fixtures import jpeg_with_gps_bytes, photo_bytes, write_file
 from tests.app.apptest import APP, ok
@@ -158,8 +159,9 @@ def test_a_user_photo_folder_registered_on_overview_appears_on_browse(data_root,
         ("photo_folder", "  ", "enter the dataset's path"),
         ("photo_folder", "trip\x00", "the path contains a NUL byte (character 5), which no file name can hold"),
         ("geo_csv", "trip/\x1b[1mx.csv", "the path contains the control character U+001B (character 6)"),
+        ("photo_folder", "**bold** [x](y)", escape_markdown("/**bold** [x](y): the photo folder does not exist")),
     ],
-    ids=["outside-root", "empty-folder", "malformed-fmow", "no-path", "nul-byte", "control-character"],
+    ids=["outside-root", "empty-folder", "malformed-fmow", "no-path", "nul-byte", "control-character", "markdown"],
 )
 def test_a_bad_dataset_is_refused_with_a_clear_message(data_root, monkeypatch, fmt, path, message):
     monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(40))

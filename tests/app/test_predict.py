@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core.data.images import MAX_IMAGE_BYTES
 from core.predict import Predictor, top_k
 from core.train import jobs
+from geovis.markdown_text import escape_markdown
 from tests.data.fixtures import altered_gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, png_header_bytes, truncated_jpeg_bytes
 from tests.app.apptest import ok, open_page
 
@@ -130,6 +131,18 @@ def test_a_photo_without_gps_waits_for_a_click(runs):
     at = click(at, -10.0, -60.0)
     assert "latitude -10.0000, longitude -60.0000 (your click)" in captions(at)
     assert "P(y | I, x), calibrated fusion" in charts(at)
+
+
+MARKDOWN_NAME = "**bold** [x](http://e.org) <b>y</b> :material/home: $z$.jpg"
+
+
+def test_file_names_show_literally_not_as_markdown(runs):
+    at = upload(open_predict(), MARKDOWN_NAME, noise_jpeg_bytes(size=(64, 64)))
+    shown = escape_markdown(MARKDOWN_NAME)
+    assert any(f"**{shown}** has no GPS position" in info.value for info in at.info)
+    assert at.get("image")[0].proto.imgs[0].caption == shown
+    at = upload(at, MARKDOWN_NAME, b"not a photo")
+    assert at.error[0].value.startswith(f"**{shown}** cannot be used: not an image")
 
 
 def test_without_runs_a_quick_pipeline_is_offered_trained_and_then_used(runs, tmp_path, monkeypatch):
