@@ -15,7 +15,7 @@ import torch
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from core.coords import CoordinateError, LonLat
-from core.data.images import MAX_IMAGE_BYTES, ImageRejected
+from core.data.images import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageRejected
 from core.image.efficientnet import classify
 from core.places import find_places, typed_location
 from core.predict import (
@@ -31,8 +31,14 @@ PIPELINE = "geocsp_quick_pipeline"
 #: Example places offered as typed coordinates (lat, lon) for the Compare page's location slots.
 EXAMPLE_LATLON = ((48.8534, 2.3488), (-1.2833, 36.8167), (35.6895, 139.6917), (-3.4653, -62.2159))
 LOCATION_SOURCES = ("Coordinates", "City", "Map click")
-#: The uploader's size cap in MB, the same as the image decoder's own byte limit.
+#: The uploader's size cap in MB, the same as the image decoder's own byte limit and the server's
+#: ``server.maxUploadSize`` in .streamlit/config.toml (a test keeps the three equal).
 UPLOAD_LIMIT_MB = MAX_IMAGE_BYTES // (1024 * 1024)
+#: The uploader's file types: any image (the browser's file dialog offers these) and the suffixes of the formats
+#: we decode (HEIC and AVIF often have no image MIME type). With a MIME type in the list, Streamlit skips its
+#: server-side suffix check, which raised an exception for other files: the decoder checks the content instead
+#: and says what it accepts.
+UPLOAD_TYPES = ("image/*", *IMAGE_SUFFIXES)
 
 
 def _run_label(record: RunRecord) -> str:

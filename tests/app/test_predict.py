@@ -3,16 +3,21 @@ GPS position and shows P(y|I), P(y|x) and the fused P(y|I,x); every bad upload g
 page keeps working; with no trained model, a quick default pipeline is offered, trained and used."""
 
 import json
+import tomllib
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.data.images import MAX_IMAGE_BYTES
+from core.data.images import FORMAT_NAMES, MAX_IMAGE_BYTES
 from core.predict import Predictor, top_k
 from core.train import jobs
+from geovis import predictor_state
 from geovis.markdown_text import escape_markdown
-from tests.data.fixtures import altered_gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, png_header_bytes, truncated_jpeg_bytes
-from tests.app.apptest import ok, open_page
+from tests.data.fixtures import (
+    altered_gps_ifd, gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, photo_bytes, png_header_bytes, truncated_jpeg_bytes,
+)
+from tests.app.apptest import APP, ok, open_page
 
 PAGE = "pages/predict.py"
 MAP_KEY = "predict_map"
@@ -33,6 +38,7 @@ def click(at: AppTest, lat: float, lng: float) -> AppTest:
 
 
 def upload(at: AppTest, name: str, data: bytes, mime: str = "image/jpeg") -> AppTest:
+    """``at`` after uploading a file; the run raised nothing (no exception element either)."""
     at.file_uploader(key="predict_photo").set_value((name, data, mime))
     return ok(at.run())
 
@@ -131,6 +137,31 @@ def test_a_photo_without_gps_waits_for_a_click(runs):
     at = click(at, -10.0, -60.0)
     assert "latitude -10.0000, longitude -60.0000 (your click)" in captions(at)
     assert "P(y | I, x), calibrated fusion" in charts(at)
+
+
+DECODED = [("tokyo.avif", "AVIF", "image/avif"), ("tokyo.webp", "WEBP", "image/webp"), ("tokyo.HEIC", "HEIF", "image/heic")]
+NOT_DECODED = [
+    ("report.pdf", b"%PDF-1.4 not a photo\n" * 10, "application/pdf"),
+    ("tokyo.ppm", b"P6 64 48 255\n" + bytes(64 * 48 * 3), "image/x-portable-pixmap"),  # Pillow reads it, we do not
+]
+
+
+def test_every_format_the_decoder_reads_is_accepted_and_any_other_file_is_explained(runs):
+    at = open_predict()
+    for name, fmt, mime in DECODED:
+        at = upload(at, name, photo_bytes(fmt, gps=gps_ifd(35.68, 139.69), size=(64, 48)), mime)
+        assert not at.error, name
+        assert "latitude 35.6800, longitude 139.6900 (the photo's GPS position)" in captions(at), name
+    for name, data, mime in NOT_DECODED:
+        at = upload(at, name, data, mime)  # Streamlit's suffix check used to raise an exception element here
+        [error] = at.error
+        assert escape_markdown(f"not one we can read (use {FORMAT_NAMES})") in error.value and name in error.value
+        assert not at.get("image")
+
+
+def test_the_server_refuses_uploads_over_the_apps_limit():
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == predictor_state.UPLOAD_LIMIT_MB == MAX_IMAGE_BYTES // 2**20
 
 
 MARKDOWN_NAME = "**bold** [x](http://e.org) <b>y</b> :material/home: $z$.jpg"
