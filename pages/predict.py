@@ -8,6 +8,7 @@ from core.predict import DISTRIBUTIONS, Photo, Predictor, top_k
 from geovis import app_state, browse, maps, prediction, predictor_state
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
+from geovis.thumbnails import display_image
 
 app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
 
@@ -39,7 +40,7 @@ with upload_col:
     photo = predictor_state.photo_from_upload(upload)
 photo_logits = None
 if photo is not None:
-    photo_col.image(photo.image, caption=escape_markdown(upload.name), width="stretch")
+    photo_col.image(display_image(photo.image), caption=escape_markdown(upload.name), width="stretch")
     with imagenet_col:
         if imagenet := predictor_state.imagenet_top5(photo):
             st.plotly_chart(

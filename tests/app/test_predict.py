@@ -139,6 +139,15 @@ def test_a_photo_without_gps_waits_for_a_click(runs):
     assert "P(y | I, x), calibrated fusion" in charts(at)
 
 
+@pytest.mark.parametrize("size", [(2_000, 1), (20_000, 1)], ids=["2000x1", "20000x1"])
+def test_a_photo_of_extreme_aspect_ratio_is_shown_and_used(runs, size):
+    at = upload(open_predict(), "strip.png", photo_bytes("PNG", gps=gps_ifd(48.85, 2.35), size=size), "image/png")
+    assert not at.error and len(at.get("image")) == 1, "st.image used to raise 'height and width must be > 0'"
+    assert "latitude 48.8500, longitude 2.3500 (the photo's GPS position)" in captions(at)
+    assert "P(y | I, x), calibrated fusion" in charts(at)
+    ok(at.run())  # and the next rerun too
+
+
 DECODED = [("tokyo.avif", "AVIF", "image/avif"), ("tokyo.webp", "WEBP", "image/webp"), ("tokyo.HEIC", "HEIF", "image/heic")]
 NOT_DECODED = [
     ("report.pdf", b"%PDF-1.4 not a photo\n" * 10, "application/pdf"),
