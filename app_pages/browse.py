@@ -6,6 +6,7 @@ import streamlit as st
 from core.data.base import GeoImageDataset
 from geovis import app_state, browse, maps, region_picker
 from geovis.assets import MissingAssetsError
+from geovis.markdown_text import escape_markdown
 
 app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
 
@@ -15,7 +16,7 @@ REGION_KEY = "browse"
 st.title("Browse")
 dataset = app_state.require_active_dataset()
 st.caption(
-    f"**{dataset.name}** · {len(dataset):,} records. Many samples are grouped into H3 hexagons (hover for counts); "
+    f"**{escape_markdown(dataset.name)}** · {len(dataset):,} records. Many samples are grouped into H3 hexagons (hover for counts); "
     f"up to {browse.MAX_MARKERS:,} in view are drawn one by one — pick a region, or zoom the map and use its current view. "
     "Click the map to see the nearest sample."
 )
@@ -70,12 +71,12 @@ def explore(dataset: GeoImageDataset, layer: browse.SampleLayer, region: region_
             return
         index, distance_km = selected
         metadata = browse.sample_metadata(dataset, index)
-        st.subheader(f"{metadata['Class']} · record {index}")
+        st.subheader(f"{escape_markdown(metadata['Class'])} · record {index}")
         st.caption(f"{distance_km:,.1f} km from the click")
         try:
             views = browse.sample_views(dataset, index)
         except (ValueError, OSError) as error:
-            st.warning(f"The images of this sample could not be shown: {error}")
+            st.warning(f"The images of this sample could not be shown: {escape_markdown(error)}")
         else:
             columns = st.columns(min(len(views), 3))
             for position, (caption, image) in enumerate(views):

@@ -5,6 +5,7 @@ from streamlit_folium import st_folium
 
 from geovis import app_state, browse, maps, prediction, predictor_state
 from geovis.assets import MissingAssetsError
+from geovis.markdown_text import escape_markdown
 
 app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
 
@@ -70,7 +71,7 @@ except MissingAssetsError as error:
     st.error(f"The map could not be drawn: {error}")
     st.stop()
 maps.add_hexagons(world, cells, colors, tooltips)
-st.caption(f"Colour: P({predictor.class_names[class_index]} | x) at each hexagon's centre, viridis from 0 (purple) to {top:.2f} (yellow).")
+st.caption(f"Colour: P({escape_markdown(predictor.class_names[class_index])} | x) at each hexagon's centre, viridis from 0 (purple) to {top:.2f} (yellow).")
 st_folium(
     world, key=MAP_KEY, height=520, use_container_width=True, returned_objects=["last_clicked"],
     feature_group_to_add=prediction.pins([(label, (point.lon, point.lat)) for label, point in chosen]) if chosen else None,

@@ -8,6 +8,7 @@ from core.location import ENCODINGS, geoclip_status
 from geovis import app_state, maps, region_picker
 from geovis import embedding_layers as layers
 from geovis.assets import MissingAssetsError
+from geovis.markdown_text import escape_markdown
 
 app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
 
@@ -61,7 +62,7 @@ try:
     embedded = layers.cached_embeddings(choice, resolution, region.bbox)
     view = layers.cached_view(choice, resolution, region.bbox, colouring)
 except Exception as error:  # a bad run or encoder: a message, never a traceback
-    st.error(f"The embeddings could not be computed: {error}")
+    st.error(f"The embeddings could not be computed: {escape_markdown(error)}")
     st.stop()
 if not view.cells:
     st.warning("No hexagon centre falls in this region at this resolution: choose a larger region or a finer resolution.")
@@ -115,7 +116,7 @@ def explore(
         if counts.sum():
             st.plotly_chart(layers.composition_chart(counts, dataset.class_names), width="stretch")
         else:
-            st.info(f"No sample of {dataset.name} falls in these {len(similar_cells)} hexagons.")
+            st.info(f"No sample of {escape_markdown(dataset.name)} falls in these {len(similar_cells)} hexagons.")
 
 
 explore(embedded, view, dataset, resolution, region, basemap)

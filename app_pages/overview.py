@@ -8,6 +8,7 @@ from core.data.loaders import DATASET_FORMATS
 from core.data.paths import data_root
 from core.train.records import compare_runs, list_runs
 from geovis import app_state, charts, maps
+from geovis.markdown_text import escape_markdown
 
 #: Columns of the trained-models table (from :func:`core.train.records.compare_runs`) and their headings.
 MODEL_COLUMNS = {
@@ -40,7 +41,7 @@ with st.expander("Use your own dataset", expanded=app_state.user_dataset() is no
             with st.spinner("Loading the dataset…"):
                 app_state.register_dataset(fmt, path, **{name: value for name, value in options.items() if value})
         except DatasetError as error:
-            st.error(f"The dataset was not loaded: {error}")
+            st.error(f"The dataset was not loaded: {escape_markdown(error)}")
     if app_state.user_dataset() is not None:
         back.button("Back to the embedded default dataset", on_click=app_state.use_default_dataset)
 
@@ -49,14 +50,14 @@ dataset = app_state.require_active_dataset()
 class_counts = dataset.class_counts()
 splits = dataset.records["split"].tolist() if "split" in dataset.records else []
 split_sizes = charts.split_sizes(splits)
-st.header(f"Active dataset: {dataset.name}")
+st.header(f"Active dataset: {escape_markdown(dataset.name)}")
 metrics = st.columns(2 + len(split_sizes))
 metrics[0].metric("Places", f"{len(dataset):,}")
 metrics[1].metric("Classes present", f"{sum(n > 0 for n in class_counts.values())} of {len(dataset.class_names)}")
 for column, (split, count) in zip(metrics[2:], split_sizes.items()):
     column.metric(f"{split} split", f"{count:,}")
 if registered := app_state.user_dataset():
-    st.caption(f"Loaded as {registered.fmt} from `{registered.path}` under the data folder.")
+    st.caption(f"Loaded as {registered.fmt} from “{escape_markdown(registered.path)}” under the data folder.")
 if dataset.problems:
     with st.expander(f"{len(dataset.problems):,} records skipped while loading"):
         st.text("\n".join(dataset.problems))
@@ -84,7 +85,7 @@ try:
     else:
         maps.add_samples(sample_map, dataset.lonlat[located], dataset.labels[located], dataset.class_names, color_by=color_by)
 except Exception as error:
-    view.error(f"The map could not be drawn: {error}")
+    view.error(f"The map could not be drawn: {escape_markdown(error)}")
 else:
     with view:
         st_folium(sample_map, key="overview_map", height=480, use_container_width=True, returned_objects=[])

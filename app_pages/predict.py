@@ -3,15 +3,17 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
+from core.data.images import FORMAT_NAMES
 from core.predict import DISTRIBUTIONS, Photo, Predictor, top_k
 from geovis import app_state, browse, maps, prediction, predictor_state
 from geovis.assets import MissingAssetsError
+from geovis.markdown_text import escape_markdown
+from geovis.thumbnails import display_image
 
 app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
 
 MAP_KEY = "predict_map"
 PIN = "predict_pin"
-PHOTO_TYPES = ["jpg", "jpeg", "png", "heic", "heif"]
 
 st.title("Predict")
 st.markdown(
@@ -29,15 +31,16 @@ image_run = runs[1]
 
 upload_col, photo_col, imagenet_col = st.columns([2, 1, 2])
 upload = upload_col.file_uploader(
-    "Geo-tagged photo (JPEG, PNG, HEIC)", type=PHOTO_TYPES, max_upload_size=predictor_state.UPLOAD_LIMIT_MB,
-    key="predict_photo", help=f"Up to {predictor_state.UPLOAD_LIMIT_MB} MB; the GPS position is read from its EXIF.",
+    "Geo-tagged photo (JPEG, PNG, HEIC, AVIF, WebP…)", type=predictor_state.UPLOAD_TYPES,
+    max_upload_size=predictor_state.UPLOAD_LIMIT_MB, key="predict_photo",
+    help=f"{FORMAT_NAMES}, up to {predictor_state.UPLOAD_LIMIT_MB} MB; the GPS position is read from its EXIF.",
 )
 basemap = upload_col.selectbox("Basemap", maps.BASEMAPS, format_func=maps.BASEMAP_LABELS.get, key="predict_basemap")
 with upload_col:
     photo = predictor_state.photo_from_upload(upload)
 photo_logits = None
 if photo is not None:
-    photo_col.image(photo.image, caption=upload.name, width="stretch")
+    photo_col.image(display_image(photo.image), caption=escape_markdown(upload.name), width="stretch")
     with imagenet_col:
         if imagenet := predictor_state.imagenet_top5(photo):
             st.plotly_chart(

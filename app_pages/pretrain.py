@@ -16,6 +16,7 @@ from core.train.jobs import Job
 from core.train.negatives import NEGATIVE_SAMPLERS
 from core.train.records import compare_runs, list_runs, list_sweeps, runs_root
 from geovis import app_state, training_charts
+from geovis.markdown_text import escape_markdown
 from geovis.run_form import param_inputs
 
 app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
@@ -146,7 +147,7 @@ if st.button("Start", type="primary", key="run_start") or start_sweep:
         config = RunConfig.from_dict(values)
         plan = jobs.sweep_plan(**sweep) if start_sweep else None
     except ConfigError as error:
-        st.error(f"Not started, a setting is invalid: {error}")
+        st.error(f"Not started, a setting is invalid: {escape_markdown(error)}")
     else:
         st.session_state[WATCHED] = manager.submit(config, owner, plan).id
 
@@ -171,7 +172,7 @@ def live_panel(job: Job | None, polling: bool) -> None:
         st.caption(f"Waiting in the queue, position {job.position}: runs train one at a time.")
     st.progress(job.progress, text=job.message)
     if job.error:
-        st.error(f"The run failed: {job.error}")
+        st.error(f"The run failed: {escape_markdown(job.error)}")
     if job.active:
         st.button("Stop", on_click=job.stop, disabled=job.stop_requested, key=f"run_stop_{job.id}")
     charts = st.columns(2)

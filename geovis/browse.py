@@ -24,6 +24,8 @@ from core.regions import BBox
 from geovis import maps
 from geovis.charts import split_sizes
 from geovis.colors import class_color
+from geovis.markdown_text import escape_markdown
+from geovis.thumbnails import display_image
 
 #: Up to this many filtered samples in view are drawn as individual markers, more as H3 hexagons.
 MAX_MARKERS = 3000
@@ -195,12 +197,11 @@ def _present(value: object) -> bool:
 
 
 def sample_views(dataset: GeoImageDataset, index: int, min_side: int = 160) -> list[tuple[str, Image.Image]]:
-    """Every image of the sample's site (timestamps / aligned views) with captions, small chips enlarged crisply.
+    """Every image of the sample's site (timestamps / aligned views) with captions (Markdown-escaped), sized by
+    :func:`geovis.thumbnails.display_image`: small chips enlarged crisply, any aspect ratio drawable.
 
     Raises ``ValueError`` or ``OSError`` when an image cannot be read.
     """
-    views = []
-    for caption, image in dataset.load_views(index):
-        scale = max(1, int(np.ceil(min_side / max(1, min(image.size)))))
-        views.append((caption, image.resize((image.width * scale, image.height * scale), Image.NEAREST)))
-    return views
+    return [
+        (escape_markdown(caption), display_image(image, min_side=min_side)) for caption, image in dataset.load_views(index)
+    ]

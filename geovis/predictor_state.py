@@ -15,7 +15,7 @@ import torch
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from core.coords import CoordinateError, LonLat
-from core.data.images import MAX_IMAGE_BYTES, ImageRejected
+from core.data.images import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageRejected
 from core.image.efficientnet import classify
 from core.places import find_places, typed_location
 from core.predict import (
@@ -25,13 +25,20 @@ from core.predict import (
 from core.train import jobs
 from core.train.records import RunRecord, runs_root
 from geovis import app_state, prediction
+from geovis.markdown_text import escape_markdown
 
 PIPELINE = "geocsp_quick_pipeline"
 #: Example places offered as typed coordinates (lat, lon) for the Compare page's location slots.
 EXAMPLE_LATLON = ((48.8534, 2.3488), (-1.2833, 36.8167), (35.6895, 139.6917), (-3.4653, -62.2159))
 LOCATION_SOURCES = ("Coordinates", "City", "Map click")
-#: The uploader's size cap in MB, the same as the image decoder's own byte limit.
+#: The uploader's size cap in MB, the same as the image decoder's own byte limit and the server's
+#: ``server.maxUploadSize`` in .streamlit/config.toml (a test keeps the three equal).
 UPLOAD_LIMIT_MB = MAX_IMAGE_BYTES // (1024 * 1024)
+#: The uploader's file types: any image (the browser's file dialog offers these) and the suffixes of the formats
+#: we decode (HEIC and AVIF often have no image MIME type). With a MIME type in the list, Streamlit skips its
+#: server-side suffix check, which raised an exception for other files: the decoder checks the content instead
+#: and says what it accepts.
+UPLOAD_TYPES = ("image/*", *IMAGE_SUFFIXES)
 
 
 def _run_label(record: RunRecord) -> str:
@@ -73,7 +80,7 @@ def load_predictor(location: RunRecord, image: RunRecord | None) -> Predictor:
     try:
         return _predictor(str(location.run_dir), str(image.run_dir) if image else None)
     except PredictorError as error:
-        st.error(f"These models cannot be used together: {error}")
+        st.error(f"These models cannot be used together: {escape_markdown(error)}")
         st.stop()
 
 
@@ -87,18 +94,19 @@ def photo_from_upload(upload: UploadedFile | None) -> Photo | None:
     missing GPS data with ``st.warning`` / ``st.info`` (the photo is still used)."""
     if upload is None:
         return None
+    name = escape_markdown(upload.name)
     try:
         photo = _photo(upload.getvalue(), upload.name)
     except ImageRejected as error:
-        st.error(f"**{upload.name}** cannot be used: {error.reason}. Upload another photo; meanwhile, clicks on the map still predict.")
+        st.error(f"**{name}** cannot be used: {escape_markdown(error.reason)}. Upload another photo; meanwhile, clicks on the map still predict.")
         return None
     except Exception as error:  # noqa: BLE001 — an unforeseen decoder failure on untrusted bytes: a message, not a traceback
-        st.error(f"**{upload.name}** cannot be read ({type(error).__name__}: {error}). Upload another photo.")
+        st.error(f"**{name}** cannot be read ({type(error).__name__}: {escape_markdown(error)}). Upload another photo.")
         return None
     if photo.gps_problem:
-        st.warning(f"The GPS position in **{upload.name}** is unusable ({photo.gps_problem}). Click the map where the photo was taken.")
+        st.warning(f"The GPS position in **{name}** is unusable ({escape_markdown(photo.gps_problem)}). Click the map where the photo was taken.")
     elif photo.gps is None:
-        st.info(f"**{upload.name}** has no GPS position. Click the map where the photo was taken.")
+        st.info(f"**{name}** has no GPS position. Click the map where the photo was taken.")
     return photo
 
 
@@ -154,7 +162,7 @@ def location_input(slot: int, clicks: dict[int, tuple[float, float]]) -> tuple[s
             return None
         places = find_places(query)
         if not places:
-            st.warning(f"No place named “{query.strip()}” in the offline GeoNames table (places with 1 000+ inhabitants).")
+            st.warning(f"No place named “{escape_markdown(query.strip())}” in the offline GeoNames table (places with 1 000+ inhabitants).")
             return None
         place = st.selectbox("Place", places, format_func=lambda p: p.label, key=f"compare_place_{slot}")
         return f"{slot + 1} · {place.name}", place.lonlat
@@ -200,4 +208,4 @@ def _pipeline_progress(pipeline: QuickPipeline, polling: bool) -> None:
     for job in pipeline.jobs:
         st.progress(job.progress, text=f"{job.kind}: {job.status.replace('_', ' ')} · {job.message}")
     if pipeline.error:
-        st.error(f"The quick pipeline did not finish: {pipeline.error}")
+        st.error(f"The quick pipeline did not finish: {escape_markdown(pipeline.error)}")

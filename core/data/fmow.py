@@ -16,6 +16,7 @@ import shapely.wkt
 from core.data.base import GeoImageDataset, records_from_columns
 from core.data.errors import DatasetError
 from core.data.fields import checked_location, parse_timestamp, read_json
+from core.data.paths import resolve_inside
 
 #: The 62 fMoW categories; a record's label is its index here.
 FMOW_CATEGORIES: tuple[str, ...] = (
@@ -92,7 +93,7 @@ def _site_images(site_dir: Path) -> list[tuple[Path, Path]]:
 def load_fmow(root: str | Path, split: str = "train") -> GeoImageDataset:
     """Load the fMoW-rgb ``split`` under ``root``: one record per image, site id ``{category}_{site}``."""
     root = Path(root).resolve()
-    split_dir = root / split
+    split_dir = resolve_inside(root, split)  # a split like "../x" would read metadata outside the dataset
     if not split_dir.is_dir():
         raise DatasetError(split_dir, f"the fMoW split folder {split!r} does not exist")
     columns: dict[str, list] = {key: [] for key in ("image", "lon", "lat", "label", "timestamp", "site_id")}

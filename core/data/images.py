@@ -3,7 +3,8 @@
 Every image the library shows or encodes goes through :func:`open_image_bytes` /
 :func:`open_image_file`. The pixel count is checked from the header *before* any pixel is decoded,
 against our own cap rather than Pillow's global ``MAX_IMAGE_PIXELS``. HEIC/HEIF are read through
-pillow-heif (registered on import); AVIF through Pillow's own plugin.
+pillow-heif (registered on import); AVIF through Pillow's own plugin. Only the parsers of
+:data:`IMAGE_FORMATS` ever see the bytes: any other file is refused as an unsupported format.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import os
 import struct
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -23,6 +25,31 @@ register_heif_opener()
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
 #: Largest accepted decoded image, in pixels (width * height).
 MAX_IMAGE_PIXELS = 40_000_000
+
+
+class ImageFormat(NamedTuple):
+    """A format we decode: Pillow's name for it, the name users know, its file suffixes."""
+
+    pillow: str
+    label: str
+    suffixes: tuple[str, ...]
+
+
+#: The formats :func:`probe_image_bytes` opens (checked on the content, not the file name).
+IMAGE_FORMATS = (
+    ImageFormat("JPEG", "JPEG", (".jpg", ".jpeg")),
+    ImageFormat("PNG", "PNG", (".png",)),
+    ImageFormat("HEIF", "HEIC/HEIF", (".heic", ".heif")),
+    ImageFormat("AVIF", "AVIF", (".avif",)),
+    ImageFormat("WEBP", "WebP", (".webp",)),
+    ImageFormat("TIFF", "TIFF", (".tif", ".tiff")),
+    ImageFormat("BMP", "BMP", (".bmp",)),
+    ImageFormat("GIF", "GIF", (".gif",)),
+)
+#: Every file suffix of :data:`IMAGE_FORMATS`.
+IMAGE_SUFFIXES = tuple(suffix for image_format in IMAGE_FORMATS for suffix in image_format.suffixes)
+#: The supported formats as a user reads them: "JPEG, PNG, ... or GIF".
+FORMAT_NAMES = ", ".join(f.label for f in IMAGE_FORMATS[:-1]) + f" or {IMAGE_FORMATS[-1].label}"
 
 #: Errors Pillow's decoders raise on damaged data (besides OSError).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
@@ -76,11 +103,11 @@ def probe_image_bytes(
     """
     _check_byte_count(len(data), max_bytes, name)
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=[f.pillow for f in IMAGE_FORMATS])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # the warning if made an error
         raise ImageRejected(f"refused as a decompression bomb: {exc}", name) from exc
     except UnidentifiedImageError as exc:
-        raise ImageRejected("not an image, or an image format that is not supported", name) from exc
+        raise ImageRejected(f"not an image, or not one we can read (use {FORMAT_NAMES})", name) from exc
     except _DECODE_ERRORS as exc:
         raise ImageRejected(f"the image header is corrupt ({exc})", name) from exc
     width, height = image.size

@@ -64,8 +64,8 @@ def _locations(path: Path, image_ids: list) -> dict:
 def load_inat2018(root: str | Path, split: str = "train") -> GeoImageDataset:
     """Load iNat2018 ``split`` (train/val) under ``root``; images are paths relative to ``root``."""
     root = Path(root).resolve()
-    annotations_path = root / f"{split}2018.json"
-    locations_path = root / f"{split}2018_locations.json"
+    annotations_path = resolve_inside(root, f"{split}2018.json")  # a split like "../x" stays refused
+    locations_path = resolve_inside(root, f"{split}2018_locations.json")
     content = read_json(annotations_path, dict)
     images = _entries(content, "images", ("id", "file_name"), annotations_path)
     if not images:
@@ -81,7 +81,11 @@ def load_inat2018(root: str | Path, split: str = "train") -> GeoImageDataset:
         lon = parse_number(location.get("lon"), locations_path, where, "lon")
         lat = parse_number(location.get("lat"), locations_path, where, "lat")
         lon, lat = checked_location(lon, lat, locations_path, where)
-        if not resolve_inside(root, image["file_name"]).is_file():
+        try:
+            image_path = resolve_inside(root, image["file_name"])
+        except DatasetError as exc:
+            raise DatasetError(annotations_path, f"{where}: {exc.problem}") from exc
+        if not image_path.is_file():
             missing.append(image["file_name"])
         columns["image"].append(str(image["file_name"]))
         columns["lon"].append(lon)

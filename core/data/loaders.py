@@ -12,7 +12,7 @@ from core.data.csv_dataset import load_geo_csv
 from core.data.errors import DatasetError
 from core.data.fmow import load_fmow
 from core.data.inat import load_inat2018
-from core.data.paths import data_root, resolve_inside
+from core.data.paths import OutsideRootError, data_root, path_problem, resolve_inside
 from core.data.photo_folder import load_photo_folder
 
 
@@ -42,10 +42,13 @@ DATASET_FORMATS: dict[str, DatasetFormat] = {
 
 
 def _inside_data_root(path: str | Path) -> Path:
+    """A path the user typed, resolved inside the data root; a clear :class:`DatasetError` for anything else."""
     root = data_root()
+    if problem := path_problem(path, typed=True):
+        raise DatasetError(root, problem)
     try:
         return resolve_inside(root, path)
-    except DatasetError as exc:
+    except OutsideRootError as exc:
         raise DatasetError(path, f"datasets must be inside the data folder {root}") from exc
 
 

@@ -11,8 +11,9 @@ from core.coords import haversine_km
 from core.data.default_dataset import load_default_dataset
 from core.data.sources import VIEW_SOURCES
 from geovis import app_state, browse
+from geovis.markdown_text import escape_markdown
 from tests.app.test_app import tiny_dataset
-from tests.data.fixtures import jpeg_with_gps_bytes, photo_bytes, write_file
+from tests.data.fixtures import gps_ifd, jpeg_with_gps_bytes, photo_bytes, write_file
 from tests.app.apptest import APP, ok
 
 BROWSE = "app_pages/browse.py"
@@ -156,8 +157,11 @@ def test_a_user_photo_folder_registered_on_overview_appears_on_browse(data_root,
         ("photo_folder", "empty", "no photos"),
         ("fmow", "trip", "split folder 'train' does not exist"),
         ("photo_folder", "  ", "enter the dataset's path"),
+        ("photo_folder", "trip\x00", "the path contains a NUL byte (character 5), which no file name can hold"),
+        ("geo_csv", "trip/\x1b[1mx.csv", "the path contains the control character U+001B (character 6)"),
+        ("photo_folder", "**bold** [x](y)", escape_markdown("/**bold** [x](y): the photo folder does not exist")),
     ],
-    ids=["outside-root", "empty-folder", "malformed-fmow", "no-path"],
+    ids=["outside-root", "empty-folder", "malformed-fmow", "no-path", "nul-byte", "control-character", "markdown"],
 )
 def test_a_bad_dataset_is_refused_with_a_clear_message(data_root, monkeypatch, fmt, path, message):
     monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(40))
@@ -167,6 +171,17 @@ def test_a_bad_dataset_is_refused_with_a_clear_message(data_root, monkeypatch, f
     assert any(header.value == "Active dataset: tiny" for header in at.header), "nothing changed"
     ok(at.switch_page(BROWSE).run())
     assert shown(at) == 40
+
+
+def test_a_photo_of_extreme_aspect_ratio_and_a_markdown_like_class_show_on_browse(data_root, monkeypatch):
+    write_file(data_root / "odd" / "**wide**" / "strip.png", photo_bytes("PNG", gps=gps_ifd(38.72, -9.14), size=(2_000, 1)))
+    monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(40))
+    at = register(ok(AppTest.from_file(APP, default_timeout=60).run()), "photo_folder", "odd")
+    assert not at.error
+    ok(at.switch_page(BROWSE).run())
+    click(at, lat=38.7, lng=-9.1)  # st.image used to raise 'height and width must be > 0' here
+    assert at.subheader[0].value == r"\*\*wide\*\* · record 0"
+    assert captions(at) == ["strip.png"]
 
 
 def test_nearest_sample_and_filters_on_a_small_dataset():

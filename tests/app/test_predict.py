@@ -3,15 +3,21 @@ GPS position and shows P(y|I), P(y|x) and the fused P(y|I,x); every bad upload g
 page keeps working; with no trained model, a quick default pipeline is offered, trained and used."""
 
 import json
+import tomllib
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.data.images import MAX_IMAGE_BYTES
+from core.data.images import FORMAT_NAMES, MAX_IMAGE_BYTES
 from core.predict import Predictor, top_k
 from core.train import jobs
-from tests.data.fixtures import altered_gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, png_header_bytes, truncated_jpeg_bytes
-from tests.app.apptest import ok, open_page
+from geovis import predictor_state
+from geovis.markdown_text import escape_markdown
+from tests.data.fixtures import (
+    altered_gps_ifd, gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, photo_bytes, png_header_bytes, truncated_jpeg_bytes,
+)
+from tests.app.apptest import APP, ok, open_page
 
 PAGE = "app_pages/predict.py"
 MAP_KEY = "predict_map"
@@ -32,6 +38,7 @@ def click(at: AppTest, lat: float, lng: float) -> AppTest:
 
 
 def upload(at: AppTest, name: str, data: bytes, mime: str = "image/jpeg") -> AppTest:
+    """``at`` after uploading a file; the run raised nothing (no exception element either)."""
     at.file_uploader(key="predict_photo").set_value((name, data, mime))
     return ok(at.run())
 
@@ -130,6 +137,52 @@ def test_a_photo_without_gps_waits_for_a_click(runs):
     at = click(at, -10.0, -60.0)
     assert "latitude -10.0000, longitude -60.0000 (your click)" in captions(at)
     assert "P(y | I, x), calibrated fusion" in charts(at)
+
+
+@pytest.mark.parametrize("size", [(2_000, 1), (20_000, 1)], ids=["2000x1", "20000x1"])
+def test_a_photo_of_extreme_aspect_ratio_is_shown_and_used(runs, size):
+    at = upload(open_predict(), "strip.png", photo_bytes("PNG", gps=gps_ifd(48.85, 2.35), size=size), "image/png")
+    assert not at.error and len(at.get("image")) == 1, "st.image used to raise 'height and width must be > 0'"
+    assert "latitude 48.8500, longitude 2.3500 (the photo's GPS position)" in captions(at)
+    assert "P(y | I, x), calibrated fusion" in charts(at)
+    ok(at.run())  # and the next rerun too
+
+
+DECODED = [("tokyo.avif", "AVIF", "image/avif"), ("tokyo.webp", "WEBP", "image/webp"), ("tokyo.HEIC", "HEIF", "image/heic")]
+NOT_DECODED = [
+    ("report.pdf", b"%PDF-1.4 not a photo\n" * 10, "application/pdf"),
+    ("tokyo.ppm", b"P6 64 48 255\n" + bytes(64 * 48 * 3), "image/x-portable-pixmap"),  # Pillow reads it, we do not
+]
+
+
+def test_every_format_the_decoder_reads_is_accepted_and_any_other_file_is_explained(runs):
+    at = open_predict()
+    for name, fmt, mime in DECODED:
+        at = upload(at, name, photo_bytes(fmt, gps=gps_ifd(35.68, 139.69), size=(64, 48)), mime)
+        assert not at.error, name
+        assert "latitude 35.6800, longitude 139.6900 (the photo's GPS position)" in captions(at), name
+    for name, data, mime in NOT_DECODED:
+        at = upload(at, name, data, mime)  # Streamlit's suffix check used to raise an exception element here
+        [error] = at.error
+        assert escape_markdown(f"not one we can read (use {FORMAT_NAMES})") in error.value and name in error.value
+        assert not at.get("image")
+
+
+def test_the_server_refuses_uploads_over_the_apps_limit():
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == predictor_state.UPLOAD_LIMIT_MB == MAX_IMAGE_BYTES // 2**20
+
+
+MARKDOWN_NAME = "**bold** [x](http://e.org) <b>y</b> :material/home: $z$.jpg"
+
+
+def test_file_names_show_literally_not_as_markdown(runs):
+    at = upload(open_predict(), MARKDOWN_NAME, noise_jpeg_bytes(size=(64, 64)))
+    shown = escape_markdown(MARKDOWN_NAME)
+    assert any(f"**{shown}** has no GPS position" in info.value for info in at.info)
+    assert at.get("image")[0].proto.imgs[0].caption == shown
+    at = upload(at, MARKDOWN_NAME, b"not a photo")
+    assert at.error[0].value.startswith(f"**{shown}** cannot be used: not an image")
 
 
 def test_without_runs_a_quick_pipeline_is_offered_trained_and_then_used(runs, tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ from core.location import ENCODINGS, NETWORKS
 from core.objectives import PRETRAINING_OBJECTIVES
 from core.train import jobs
 from geovis import app_state
+from geovis.markdown_text import escape_markdown
 from tests.app.test_app import tiny_dataset
 from tests.data.fixtures import write_fmow_tree
 from tests.train.test_jobs import tiny_data  # noqa: F401 — a fixture
@@ -101,7 +102,7 @@ def test_a_bad_value_shows_an_error_naming_the_field(manager, key, value, named)
     at = open_pretrain()
     at.number_input(key=key).set_value(value)
     ok(at.button(key="run_start").click().run())
-    assert at.error and named in at.error[0].value and "Traceback" not in at.error[0].value
+    assert at.error and escape_markdown(named) in at.error[0].value and "Traceback" not in at.error[0].value
     assert manager.jobs(at.session_state["geocsp_owner"]) == []
 
 

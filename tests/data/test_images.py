@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 from core.data.images import (
+    FORMAT_NAMES,
+    IMAGE_FORMATS,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
     ImageRejected,
@@ -87,6 +89,25 @@ def test_bad_bytes_are_rejected_with_reason(data, reason):
     with pytest.raises(ImageRejected, match=reason) as info:
         open_image_bytes(data, name="upload.jpg")
     assert str(info.value).startswith("upload.jpg: ")
+
+
+@pytest.mark.parametrize("image_format", IMAGE_FORMATS, ids=[f.pillow for f in IMAGE_FORMATS])
+def test_every_listed_format_decodes_here(image_format):
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()  # lets Pillow write HEIF
+    image = open_image_bytes(_encode(Image.new("RGB", (12, 8), (200, 80, 40)), image_format.pillow))
+    assert image.size == (12, 8) and image.mode == "RGB"
+    assert all(suffix.startswith(".") and suffix == suffix.lower() for suffix in image_format.suffixes)
+
+
+@pytest.mark.parametrize("fmt", ["PPM", "ICO", "TGA", "JPEG2000"])
+def test_formats_outside_the_list_are_refused_before_any_parser_runs(fmt):
+    data = _encode(Image.new("RGB", (12, 8)), fmt)
+    assert Image.open(io.BytesIO(data)).format == fmt, "Pillow itself would open it"
+    with pytest.raises(ImageRejected, match=r"not one we can read \(use JPEG, PNG, HEIC/HEIF, AVIF, WebP, TIFF, BMP or GIF\)"):
+        open_image_bytes(data, name="x.ppm")
+    assert FORMAT_NAMES == "JPEG, PNG, HEIC/HEIF, AVIF, WebP, TIFF, BMP or GIF"
 
 
 def test_decompression_bomb_refused_from_header(monkeypatch):
