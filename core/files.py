@@ -32,6 +32,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         temporary.write_bytes(data)
 
 
-def atomic_write_json(path: Path, value: Any) -> None:
-    """Write ``value`` as indented, key-sorted JSON to ``path`` atomically."""
-    atomic_write_bytes(path, json.dumps(value, indent=2, sort_keys=True).encode())
+def atomic_write_json(path: Path, value: Any, sort_keys: bool = True) -> None:
+    """Write ``value`` as indented JSON (key-sorted unless ``sort_keys`` is false) to ``path`` atomically."""
+    atomic_write_bytes(path, json.dumps(value, indent=2, sort_keys=sort_keys).encode())

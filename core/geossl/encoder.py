@@ -1,4 +1,8 @@
-"""A MoCo-trained backbone as an image encoder (``moco:<run folder>``), so CSP can use it unchanged."""
+"""A MoCo-trained backbone as an image encoder (``moco:<run folder>``), so CSP can use it unchanged.
+
+Importing this module registers the ``moco:`` family in the image registry; ``core.train.data``, which
+resolves configured encoder names for training and prediction, imports it.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,17 @@ from safetensors.torch import load_file
 from torch import nn
 
 from core.image.preprocess import Preprocessing
-from core.image.registry import MOCO_PREFIX, ImageEncoderSpec, get_image_encoder
+from core.image.registry import ImageEncoderSpec, get_image_encoder, register_encoder_family
 from core.train.checkpoint import MODEL_FILE, CheckpointError
 from core.train.config import RunConfig
-from core.train.records import BEST
+from core.train.records import BEST, runs_root
+
+MOCO_PREFIX = "moco:"
 
 
 @lru_cache(maxsize=16)
 def moco_encoder_spec(name: str) -> ImageEncoderSpec:
     """The encoder spec of a finished MoCo run in the runs folder (frozen backbone, best weights)."""
-    from core.train.records import runs_root
-
     run_dir = runs_root() / name.removeprefix(MOCO_PREFIX)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
@@ -48,3 +52,6 @@ def moco_encoder_spec(name: str) -> ImageEncoderSpec:
         pretrained=True,
         build=build,
     )
+
+
+register_encoder_family(MOCO_PREFIX, moco_encoder_spec)

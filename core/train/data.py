@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+import core.geossl.encoder  # noqa: F401  (registers the moco:<run> image encoders)
 from core.data.base import GeoImageDataset
 from core.data.splits import label_ranks, label_subset, spatial_split
 from core.train.config import DataConfig

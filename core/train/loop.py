@@ -12,7 +12,6 @@ each global batch; only rank 0 writes files and calls callbacks.
 from __future__ import annotations
 
 import math
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +24,18 @@ import torch.distributed as dist
 from torch import nn
 
 from core.objectives import LossOutput
-from core.train.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_config, save_checkpoint
+from core.train.checkpoint import (
+    STEPS_FILE,
+    TRAINER_FILE,
+    CheckpointError,
+    append_steps,
+    clear_steps,
+    load_checkpoint,
+    read_checkpoint_config,
+    recover_checkpoint,
+    replace_checkpoint,
+    resume_steps,
+)
 from core.train.config import RunConfig
 from core.train.records import BEST, LAST
 
@@ -133,15 +143,21 @@ def fit(
     checkpoints = Path(run_dir) / "checkpoints" if run_dir is not None else None
 
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_epoch": -1, "best_metrics": {}, "bad_epochs": 0}
-    if resume and checkpoints is not None and (checkpoints / LAST).exists():
-        state = _resume(checkpoints / LAST, model, optimizer, config)
     steps: list[dict[str, float]] = []
-    step = sum(int(row.get("steps", 0)) for row in state["history"])
+    if checkpoints is not None and resume and recover_checkpoint(checkpoints / LAST):
+        recover_checkpoint(checkpoints / BEST)
+        state = _resume(checkpoints / LAST, model, optimizer, config)
+        if is_main:
+            steps = resume_steps(checkpoints / STEPS_FILE, _steps_done(state))
+    elif checkpoints is not None and is_main:
+        clear_steps(checkpoints / STEPS_FILE)
+    step = _steps_done(state)
     status = "completed"
     best_state = None
 
     for epoch in range(state["epoch"], config.epochs):
         epoch_started = time.perf_counter()
+        epoch_steps_from = len(steps)
         for group in optimizer.param_groups:
             group["lr"] = config.optim.lr * learning_rate_factor(epoch, config)
         generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
@@ -191,7 +207,7 @@ def fit(
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
         if is_main and checkpoints is not None:
-            _save_epoch(checkpoints, model, optimizer, state, config, improved)
+            _save_epoch(checkpoints, model, optimizer, state, config, improved, steps[epoch_steps_from:])
         if is_main and on_epoch is not None:
             on_epoch(EpochInfo(epoch + 1, config.epochs, dict(metrics), improved, time.perf_counter() - epoch_started))
         if state["bad_epochs"] >= config.patience:
@@ -215,17 +231,30 @@ def _improved(value: float, best: float | None, mode: str) -> bool:
     return value < best if mode == "min" else value > best
 
 
+def _steps_done(state: dict) -> int:
+    return sum(int(row.get("steps", 0)) for row in state["history"])
+
+
 def _save_epoch(
-    checkpoints: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict, config: RunConfig, improved: bool
+    checkpoints: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict,
+    config: RunConfig,
+    improved: bool,
+    epoch_steps: list[dict[str, float]],
 ) -> None:
-    trainer_state = {**state, "torch_rng": torch.get_rng_state().numpy().tobytes().hex()}
-    save_checkpoint(checkpoints / LAST, model, optimizer, trainer_state, config.to_dict())
+    """Log the epoch's steps, then replace the best checkpoint (when improved) and the last one.
+
+    In this order a kill at any point leaves a last checkpoint whose step count is a prefix of the log
+    and a best checkpoint no older than the one its trainer state names."""
+    append_steps(checkpoints / STEPS_FILE, epoch_steps)
     if improved:
-        staging = checkpoints / f".{BEST}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        save_checkpoint(staging, model, None, trainer_state, config.to_dict())
-        shutil.rmtree(checkpoints / BEST, ignore_errors=True)
-        staging.rename(checkpoints / BEST)
+        replace_checkpoint(checkpoints / BEST, model, None, state, config.to_dict())
+    replace_checkpoint(checkpoints / LAST, model, optimizer, state, config.to_dict())
+
+
+_STATE_FIELDS = {"epoch": int, "history": list, "best_epoch": int, "best_metrics": dict, "bad_epochs": int}
 
 
 def _resume(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: RunConfig) -> dict:
@@ -234,10 +263,18 @@ def _resume(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
         differences = config_differences(saved, config.to_dict())
         raise CheckpointError(f"{directory}: cannot resume, the config differs: {'; '.join(differences[:5])}")
     state = load_checkpoint(directory, model, optimizer)
-    rng = bytes.fromhex(state.pop("torch_rng"))
-    torch.set_rng_state(torch.frombuffer(bytearray(rng), dtype=torch.uint8))
+    wrong = [name for name, kind in _STATE_FIELDS.items() if not isinstance(state.get(name), kind)]
+    if not wrong and (len(state["history"]) != state["epoch"] or not all(map(_is_metrics_row, state["history"]))):
+        wrong = ["history"]
+    if wrong:
+        raise CheckpointError(f"{directory / TRAINER_FILE}: not a trainer state (bad or missing {', '.join(wrong)})")
+    torch.set_rng_state(state.pop("torch_rng"))
     state.pop("optimizer", None)
     return state
+
+
+def _is_metrics_row(row: Any) -> bool:
+    return isinstance(row, dict) and all(isinstance(value, (int, float)) for value in row.values())
 
 
 def config_differences(saved: dict, current: dict, prefix: str = "") -> list[str]:

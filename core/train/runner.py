@@ -20,12 +20,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 
 from core.evaluate import classification_metrics, predict_logits
 from core.files import atomic_write_json
-from core.train.checkpoint import MODEL_FILE, CheckpointError, load_model_weights, read_checkpoint_config
+from core.train.checkpoint import MODEL_FILE, CheckpointError, load_model_weights, read_checkpoint_config, read_tensors
 from core.train.config import RunConfig
 from core.train.data import FeatureData, load_feature_data
 from core.train.loop import EpochInfo, FitResult, StepInfo, config_differences, fit, seed_everything
@@ -78,10 +76,7 @@ def pretrained_location_state(run_dir: Path, config: RunConfig) -> dict[str, tor
     differences = config_differences(saved.get("location", {}), config.location, "location.")
     if differences:
         raise CheckpointError(f"{run_dir}: pre-trained with a different location encoder: {'; '.join(differences[:4])}")
-    try:
-        weights = load_file(str(checkpoint / MODEL_FILE))
-    except (OSError, SafetensorError) as error:
-        raise CheckpointError(f"{checkpoint / MODEL_FILE}: unreadable ({error})") from None
+    weights = read_tensors(checkpoint / MODEL_FILE)
     return {key.removeprefix("location."): value for key, value in weights.items() if key.startswith("location.")}
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from core.data.fmow import load_fmow
+from core.geossl.encoder import MOCO_PREFIX
 from core.geossl.moco import MoCoTask, geo_clusters
 from core.geossl.probes import finetune_probe, probe_metrics
 from core.geossl.sites import dataset_site_images, default_site_images
@@ -85,9 +86,9 @@ def test_momentum_queue_and_backbone_reuse(sites, tmp_path, monkeypatch):
     for query, key in zip(task.model.backbone.parameters(), task.model.key_backbone.parameters()):
         assert not key.requires_grad
 
-    encoder = get_image_encoder("moco:moco-run")
+    encoder = get_image_encoder(f"{MOCO_PREFIX}moco-run")
     assert encoder.feature_dim == 128 and encoder.input_size == 16
-    features = extract_features(dataset, "moco:moco-run", cache_dir=tmp_path / "features")
+    features = extract_features(dataset, f"{MOCO_PREFIX}moco-run", cache_dir=tmp_path / "features")
     assert features.shape == (len(dataset), 128) and np.isfinite(features).all()
     metrics = finetune_probe(task, label_ratio=1.0, epochs=1)
     assert 0 <= metrics["finetune_top1"] <= 1 and 0 <= metrics["finetune_f1"] <= 1

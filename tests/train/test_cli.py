@@ -1,11 +1,13 @@
 """The command line end to end on the real default dataset (small CNN features), as a user runs it."""
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from core.__main__ import main
 from core.data.paths import PROJECT_ROOT
 
 
@@ -49,3 +51,24 @@ def test_bad_config_is_a_clear_error_not_a_traceback(tmp_path):
     result = cli("pretrain", "--set", "optim.lr=-1", env_runs=tmp_path)
     assert result.returncode == 2
     assert "optim.lr" in result.stderr and "Traceback" not in result.stderr
+
+
+CHECKPOINT_FILES = ("model.safetensors", "optimizer.safetensors", "trainer.json", "config.json", "steps.jsonl")
+
+
+@pytest.mark.skipif(not (PROJECT_ROOT / "data/cache/default/manifest.json").exists(), reason="default dataset not built (run setup)")
+def test_resuming_from_a_truncated_checkpoint_file_is_a_clear_error_not_a_traceback(tmp_path, capsys):
+    common = ["--set", "data.image_encoder=small_cnn", "--set", "location.encoding_params={num_scales: 8}", "--set", "batch_size=1024", "--set", "epochs=1"]
+    finished = tmp_path / "finished"
+    assert cli("pretrain", *common, "--run-dir", str(finished), env_runs=tmp_path).returncode == 0
+    for name in CHECKPOINT_FILES:
+        shutil.copytree(finished, tmp_path / name)
+        checkpoints = tmp_path / name / "checkpoints"
+        path = checkpoints / name if name == "steps.jsonl" else checkpoints / "last" / name
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+    resumed = cli("pretrain", *common, "--run-dir", str(tmp_path / "optimizer.safetensors"), "--resume", env_runs=tmp_path)
+    assert resumed.returncode == 2 and "optimizer.safetensors" in resumed.stderr and "Traceback" not in resumed.stderr, resumed.stderr
+    for name in CHECKPOINT_FILES:  # the same entry point in this process: each file, without a new interpreter each
+        assert main(["pretrain", *common, "--run-dir", str(tmp_path / name), "--resume"]) == 2, name
+        assert name in capsys.readouterr().err
