@@ -2,16 +2,87 @@
 
 Python's per-module import locks make concurrent imports safe only along an acyclic import graph; where a
 library has a cycle (pandas does), two threads entering it from different ends see a partially initialised
-module (issue 14, item 7). The app imports through one lock (geovis.imports).
+module (issue 14, item 7). The app imports through one lock (geovis.imports), and the project's own modules
+import one another without a cycle, at top level or inside functions.
 """
 
+import ast
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 from geovis import app_state, imports
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("core", "geovis")
+
+
+def module_files() -> dict[str, Path]:
+    """Every module of the project's packages, by dotted name (a package by its own name)."""
+    modules = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            modules[name] = path
+    return modules
+
+
+def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the project modules it imports, at top level or inside functions, plus its parent packages
+    (importing ``a.b.c`` first initialises ``a`` and ``a.b``)."""
+
+    def project_module(dotted: str) -> str | None:
+        while dotted and dotted not in modules:
+            dotted = dotted.rpartition(".")[0]
+        return dotted or None
+
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name, path in modules.items():
+        parts = name.split(".")
+        graph[name].update(".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in modules)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            graph[name].update(t for t in map(project_module, targets) if t and t != name)
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of ``graph`` as a list of modules (first == last), or [] when it is acyclic."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for successor in sorted(graph.get(node, ())):
+            if state.get(successor) == 1:
+                return path[path.index(successor):] + [successor]
+            if successor not in state and (cycle := visit(successor)):
+                return cycle
+        state[node] = 2
+        path.pop()
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return []
+
+
+def test_the_library_has_no_import_cycle():
+    cycle = find_cycle(import_graph(module_files()))
+    assert not cycle, "import cycle: " + " -> ".join(cycle)
+
+
+def test_a_cycle_is_found_when_there_is_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) == []
 
 
 HAMMER = """
