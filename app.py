@@ -21,9 +21,12 @@ PAGES = [
     ("app_pages/embedding_map.py", "Embedding map", ":material/hexagon:"),
 ]
 
-navigation = st.navigation(
-    [st.Page(path, title=title, icon=icon, default=index == 0) for index, (path, title, icon) in enumerate(PAGES)]
-)
+page_files = {
+    st.Page(path, title=title, icon=icon, default=index == 0): path for index, (path, title, icon) in enumerate(PAGES)
+}
+navigation = st.navigation(list(page_files))
 # Sessions run in parallel threads: the page's modules are imported under one lock first (geovis.imports).
-import_script_dependencies(Path(__file__).parent / next(path for path, title, _ in PAGES if title == navigation.title))
+# (A process that re-runs this file outside `streamlit run`, e.g. a spawned worker, gets no page of ours.)
+if (page_file := page_files.get(navigation)) is not None:
+    import_script_dependencies(Path(__file__).parent / page_file)
 navigation.run()

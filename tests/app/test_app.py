@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.data.base import GeoImageDataset, records_from_columns
 from core.files import atomic_write_json
 from core.train.config import RunConfig
-from geovis import app_state, assets
+from geovis import app_state, assets, imports
 from tests.app.apptest import APP, ok
 
 CLASSES = ["Water Bodies", "Evergreen Needleleaf Forests", "Grasslands", "Croplands"]
@@ -136,3 +136,16 @@ def test_the_first_page_needs_no_torch_and_the_model_pages_are_warmed_up_after_i
     result = subprocess.run([sys.executable, "-c", script], cwd=Path(APP).parent, capture_output=True, text=True, timeout=180,
                             env={**os.environ, "PYTHONPATH": str(Path(APP).parent)})
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_app_imports_the_chosen_pages_modules_through_the_import_lock(monkeypatch):
+    scripts = []
+
+    def recording(script):
+        scripts.append(Path(script).relative_to(Path(APP).parent).as_posix())
+        return imports.import_modules(imports.script_imports(str(script)))
+
+    monkeypatch.setattr(imports, "import_script_dependencies", recording)
+    at = ok(AppTest.from_file(APP, default_timeout=120).run())
+    ok(at.switch_page("app_pages/compare.py").run())
+    assert scripts == ["app_pages/overview.py", "app_pages/compare.py"]
