@@ -43,6 +43,12 @@ def wrap_longitude(lon: np.ndarray | torch.Tensor | float):
     return float(lon if in_range else wrapped)
 
 
+def in_canonical_range(lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> bool:
+    """Whether coordinates with these column extremes are all finite, with lon in [-180, 180) and lat in
+    [-90, 90], so need neither an error nor wrapping (a NaN extreme compares False)."""
+    return -180.0 <= lon_min and lon_max < 180.0 and -90.0 <= lat_min and lat_max <= 90.0
+
+
 def _as_pairs(values: ArrayLike) -> np.ndarray:
     if _is_tensor(values):
         values = values.detach().cpu()
@@ -59,7 +65,12 @@ def _as_pairs(values: ArrayLike) -> np.ndarray:
 
 
 def _checked(pairs: np.ndarray, order: str, swap_advice: str) -> np.ndarray:
-    """Check canonical (lon, lat) ``pairs`` read as ``order``; return them with longitudes wrapped."""
+    """Check canonical (lon, lat) ``pairs`` read as ``order``; return a new array with longitudes wrapped.
+
+    The column extremes (NaN propagates into them) decide whether anything needs attention.
+    """
+    if len(pairs) and in_canonical_range(*pairs.min(axis=0), *pairs.max(axis=0)):
+        return pairs.copy()
     finite = np.isfinite(pairs).all(axis=1)
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])

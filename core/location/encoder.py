@@ -9,7 +9,7 @@ import torch
 from numpy.typing import ArrayLike
 from torch import nn
 
-from core.coords import CoordinateError, lonlat_tensor
+from core.coords import CoordinateError, validate_lonlat
 from core.location.config import LocationEncoderConfig
 from core.location.params import ConfigError
 from core.location.registry import ENCODINGS, NETWORKS
@@ -17,17 +17,19 @@ from core.location.validation import check_lonlat_tensor
 
 
 class LocationEncoder(nn.Module):
-    """Maps (lon, lat) degrees ``[N, 2]`` float32 to embeddings ``[N, output_dim]``.
+    """Maps (lon, lat) degrees ``[N, 2]`` to float32 embeddings ``[N, output_dim]``.
 
     ``train_lonlat`` (``[M, 2]`` (lon, lat)) is only read by encodings that sample from the
-    training locations (rbf centres). Inputs are validated in torch at :meth:`forward`.
+    training locations (rbf centres). Inputs are validated in torch at :meth:`forward` (one pass) and
+    converted to the config's ``precision``, the dtype the encoding computes in; the network gets
+    float32 features.
     """
 
     def __init__(self, config: LocationEncoderConfig, *, train_lonlat: ArrayLike | torch.Tensor | None = None) -> None:
         super().__init__()
         self.config = config
         try:
-            self.encoding = ENCODINGS[config.encoding].factory(dict(config.encoding_params), train_lonlat)
+            self.encoding = ENCODINGS[config.encoding].factory(dict(config.encoding_params), train_lonlat, config.dtype)
         except CoordinateError:
             raise
         except ValueError as error:
@@ -41,15 +43,15 @@ class LocationEncoder(nn.Module):
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         """Embed (lon, lat) degrees ``[N, 2]``; raises CoordinateError on NaN, |lat| > 90 or a wrong shape."""
-        return self.network(self.encoding(check_lonlat_tensor(lonlat)))
+        return self.network(self.features(lonlat).to(torch.float32))
 
     def features(self, lonlat: torch.Tensor) -> torch.Tensor:
-        """The positional encoding alone, ``[N, encoding.out_dim]`` (validated like :meth:`forward`)."""
-        return self.encoding(check_lonlat_tensor(lonlat))
+        """The positional encoding alone, ``[N, encoding.out_dim]`` in the config's precision (validated like :meth:`forward`)."""
+        return self.encoding(check_lonlat_tensor(lonlat, self.config.dtype))
 
     def encode(self, values: ArrayLike | None = None, *, lonlat: ArrayLike | None = None, latlon: ArrayLike | None = None) -> torch.Tensor:
         """Embed arrays or lists with their order stated (``lonlat=`` or ``latlon=``; positional is (lon, lat))."""
-        points = lonlat_tensor(values, lonlat=lonlat, latlon=latlon)
+        points = torch.from_numpy(validate_lonlat(values, lonlat=lonlat, latlon=latlon))
         tensors = [*self.parameters(), *self.buffers()]
         return self(points.to(tensors[0].device if tensors else points.device))
 

@@ -25,12 +25,12 @@ from core.location.encodings.wrap import WrapEncoding
 from core.location.encodings.xyz import XYZEncoding
 from core.location.params import Param, at_least, one_of, positive
 
-EncodingFactory = Callable[[dict[str, Any], torch.Tensor | None], nn.Module]
+EncodingFactory = Callable[[dict[str, Any], torch.Tensor | None, torch.dtype], nn.Module]
 
 
 @dataclass(frozen=True)
 class EncodingSpec:
-    """A registered positional encoding: ``factory(params, train_lonlat)`` builds the module."""
+    """A registered positional encoding: ``factory(params, train_lonlat, dtype)`` builds the module, computing in ``dtype``."""
 
     name: str
     description: str
@@ -50,21 +50,21 @@ class NetworkSpec:
 
 
 def _rbf_centers(params: dict[str, Any], train_lonlat: torch.Tensor | None) -> torch.Tensor:
-    """The given centres, else ``num_centers`` drawn (seeded) from the training locations, else uniform on the sphere."""
+    """The given centres, else ``num_centers`` drawn (seeded) from the training locations, else uniform on the sphere (float64)."""
     if params["centers"] is not None:
-        return torch.tensor(validate_lonlat(lonlat=params["centers"]), dtype=torch.float32)
+        return torch.tensor(validate_lonlat(lonlat=params["centers"]), dtype=torch.float64)
     generator = torch.Generator().manual_seed(params["seed"])
     if train_lonlat is not None:
-        points = torch.as_tensor(validate_lonlat(lonlat=train_lonlat), dtype=torch.float32)
+        points = torch.as_tensor(validate_lonlat(lonlat=train_lonlat), dtype=torch.float64)
         count = params["num_centers"]
         chosen = torch.randperm(len(points), generator=generator)[:count] if len(points) >= count else torch.randint(len(points), (count,), generator=generator)
         return points[chosen]
-    return torch.tensor(sample_sphere(params["num_centers"], np.random.default_rng(params["seed"])), dtype=torch.float32)
+    return torch.tensor(sample_sphere(params["num_centers"], np.random.default_rng(params["seed"])), dtype=torch.float64)
 
 
 def _plain(cls: Callable[..., nn.Module], **fixed: Any) -> EncodingFactory:
-    """A factory passing the resolved params (plus ``fixed`` ones) to ``cls``; training locations unused."""
-    return lambda params, _train_lonlat: cls(**fixed, **params)
+    """A factory passing the resolved params (plus ``fixed`` ones) and the dtype to ``cls``; training locations unused."""
+    return lambda params, _train_lonlat, dtype: cls(**fixed, **params, dtype=dtype)
 
 
 _SPACE2VEC_SCALES = {
@@ -102,7 +102,7 @@ ENCODINGS: dict[str, EncodingSpec] = {
         EncodingSpec("xyz", "3-D unit vector on the sphere (3 features)", _plain(XYZEncoding)),
         EncodingSpec(
             "rbf", "Gaussian kernels around M centres from the training locations (or the given ones)",
-            lambda params, train: RBFEncoding(_rbf_centers(params, train), params["kernel_size"]),
+            lambda params, train, dtype: RBFEncoding(_rbf_centers(params, train), params["kernel_size"], dtype=dtype),
             {
                 "num_centers": Param(200, "number of centres M (ignored when centers are given)", "int", at_least(1)),
                 "kernel_size": Param(10.0, "kernel width as a great-circle angle in degrees", "float", kernel_size_error),

@@ -1,4 +1,5 @@
-"""Each formula against values computed by hand (math module, float64) for a few points."""
+"""Each formula against values computed by hand (math module, float64) for a few points; the float64 path
+against the same formulas at the registry defaults."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import math
 
 import pytest
 import torch
+from scipy.special import sph_harm_y
 
+from core.location import ENCODINGS, build_location_encoder
 from core.location.encodings.harmonics import SphericalHarmonicsEncoding
 from core.location.encodings.nerf import NeRFEncoding
 from core.location.encodings.rbf import RBFEncoding
@@ -81,28 +84,36 @@ def test_rff_uses_its_seeded_frequencies():
         close(encode(rff, lon, lat), [math.cos(a) for a in phases] + [math.sin(a) for a in phases], atol=1e-4)
 
 
-@pytest.mark.parametrize("lon, lat", POINTS)
-def test_nerf(lon, lat):
+def nerf_by_hand(lon, lat, octaves):
     expected = []
     for v in (lon / 180, lat / 90):
-        for k in range(3):
+        for k in range(octaves):
             expected += [math.sin(2**k * math.pi * v), math.cos(2**k * math.pi * v)]
-    close(encode(NeRFEncoding(num_frequencies=3), lon, lat), expected)
+    return expected
+
+
+@pytest.mark.parametrize("lon, lat", POINTS)
+def test_nerf(lon, lat):
+    close(encode(NeRFEncoding(num_frequencies=3), lon, lat), nerf_by_hand(lon, lat, 3))
 
 
 SCALES = (1.0, 10.0, 100.0)  # S = 3, r_min = 1, r_max = 100
 
 
-@pytest.mark.parametrize("variant", ["grid", "theory"])
-@pytest.mark.parametrize("lon, lat", POINTS)
-def test_space2vec(variant, lon, lat):
+def space2vec_by_hand(variant, lon, lat, scales):
     directions = [(1, 0), (0, 1)] if variant == "grid" else [(1, 0), (-0.5, math.sqrt(3) / 2), (-0.5, -math.sqrt(3) / 2)]
     expected = []
     for a1, a2 in directions:
-        for scale in SCALES:
+        for scale in scales:
             angle = (a1 * lon + a2 * lat) / scale
             expected += [math.sin(angle), math.cos(angle)]
-    close(encode(Space2VecEncoding(variant, 3, 1.0, 100.0), lon, lat), expected, atol=1e-4)
+    return expected
+
+
+@pytest.mark.parametrize("variant", ["grid", "theory"])
+@pytest.mark.parametrize("lon, lat", POINTS)
+def test_space2vec(variant, lon, lat):
+    close(encode(Space2VecEncoding(variant, 3, 1.0, 100.0), lon, lat), space2vec_by_hand(variant, lon, lat, SCALES), atol=1e-4)
 
 
 def sphere2vec_by_hand(variant, lon, lat, scales):
@@ -146,3 +157,54 @@ def test_spherical_harmonics_low_degrees(lon, lat):
         c2 * x * y, c2 * y * z, 0.25 * math.sqrt(5 / math.pi) * (3 * z * z - 1), c2 * x * z, 0.5 * c2 * (x * x - y * y),
     ]
     close(encode(SphericalHarmonicsEncoding(degree=3), lon, lat), expected)
+
+
+# --- the float64 path: the registry defaults, at their finest scales (angles up to ~3 000 rad) --------------
+
+
+def real_harmonics_by_hand(lon, lat, degree):
+    """Real Y_l^m without the Condon–Shortley phase, from scipy's complex ones (which carry it)."""
+    theta, phi = math.radians(90.0 - lat), math.radians(lon)
+    values = []
+    for l in range(degree):
+        for m in range(-l, l + 1):
+            y = complex(sph_harm_y(l, abs(m), theta, phi))
+            values.append(y.real if m == 0 else math.sqrt(2) * (-1) ** m * (y.real if m > 0 else y.imag))
+    return values
+
+
+def default_scales(name):
+    params = ENCODINGS[name].params
+    return geometric_scales(params["num_scales"].default, params["r_min"].default, params["r_max"].default).tolist()
+
+
+BY_HAND = {
+    "wrap": lambda lon, lat: [math.sin(math.pi * lon / 180), math.cos(math.pi * lon / 180), math.sin(math.pi * lat / 90), math.cos(math.pi * lat / 90)],
+    "nerf": lambda lon, lat: nerf_by_hand(lon, lat, 10),
+    "grid": lambda lon, lat: space2vec_by_hand("grid", lon, lat, default_scales("grid")),
+    "theory": lambda lon, lat: space2vec_by_hand("theory", lon, lat, default_scales("theory")),
+    **{name: (lambda lon, lat, name=name: sphere2vec_by_hand(name, lon, lat, default_scales(name))) for name in ("sphereC", "sphereC+", "sphereM", "sphereM+", "dfs")},
+    "spherical_harmonics": lambda lon, lat: real_harmonics_by_hand(lon, lat, 10),
+}
+FINE_POINTS = [(179.3, 88.7), (-120.5, -33.25), (0.004, 0.0021), (-179.99, -89.9)]
+
+
+def features(name, precision, points):
+    encoder = build_location_encoder({"encoding": name, "network": "identity", "precision": precision})
+    with torch.inference_mode():
+        return encoder.features(torch.tensor(points, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name", sorted(BY_HAND))
+def test_float64_path_matches_the_float64_formula_to_1e_6(name):
+    values = features(name, "float64", FINE_POINTS)
+    assert values.dtype == torch.float64
+    expected = torch.tensor([BY_HAND[name](lon, lat) for lon, lat in FINE_POINTS], dtype=torch.float64)
+    torch.testing.assert_close(values, expected, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["grid", "sphereM+", "dfs"])
+def test_float32_path_is_what_the_float64_path_is_for(name):
+    expected = torch.tensor([BY_HAND[name](lon, lat) for lon, lat in FINE_POINTS], dtype=torch.float64)
+    error = (features(name, "float32", FINE_POINTS).double() - expected).abs().max()
+    assert 1e-5 < error < 1e-3  # float32 rounding of arguments up to ~3 000 rad; the float64 path is within 1e-6

@@ -52,7 +52,8 @@ class GeoCLIPEncoding(nn.Module):
 
     B_σ ~ N(0, σ²) ``[num_frequencies, 2]``, drawn from ``seed`` (or loaded from GeoCLIP's weights);
     each MLP is ``num_layers`` × (Linear, ReLU) of width ``hidden_dim`` then a Linear head.
-    GeoCLIP: σ ∈ {2^0, 2^4, 2^8}, 256 frequencies, 3 layers of 1024, 512-d output.
+    GeoCLIP: σ ∈ {2^0, 2^4, 2^8}, 256 frequencies, 3 layers of 1024, 512-d output. Weights and
+    computation in ``dtype``.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class GeoCLIPEncoding(nn.Module):
         num_layers: int = 3,
         embed_dim: int = 512,
         seed: int = 0,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
         if not sigmas:
@@ -72,6 +74,7 @@ class GeoCLIPEncoding(nn.Module):
         widths = [2 * num_frequencies] + [hidden_dim] * num_layers + [embed_dim]
         self.layers = nn.ModuleList(BranchLinear(len(sigmas), i, o) for i, o in zip(widths[:-1], widths[1:]))
         self.out_dim = embed_dim
+        self.to(dtype)
 
     def fourier_features(self, lonlat: torch.Tensor) -> torch.Tensor:
         """Per-branch random Fourier features of the projected point, ``[branches, N, 2F]`` (cos first)."""

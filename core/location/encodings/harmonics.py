@@ -50,9 +50,9 @@ def degree_error(degree: int) -> str | None:
 
 
 class SphericalHarmonicsEncoding(nn.Module):
-    """Real orthonormal Y_l^m for l < ``degree`` (L) → L² features (see the module docstring)."""
+    """Real orthonormal Y_l^m for l < ``degree`` (L) → L² features (see the module docstring), computed in ``dtype``."""
 
-    def __init__(self, degree: int = 10) -> None:
+    def __init__(self, degree: int = 10, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         if (error := degree_error(degree)) is not None:
             raise ValueError(f"degree: {error}, got {degree!r}")
@@ -64,7 +64,7 @@ class SphericalHarmonicsEncoding(nn.Module):
         trig_factor[0] = 1.0
         tables = {"diagonal": diagonal, "a": a, "b": b, "orders": torch.arange(degree, dtype=torch.float64), "trig_factor": trig_factor}
         for name, value in tables.items():
-            self.register_buffer(name, value.to(torch.float32)[..., None], persistent=False)
+            self.register_buffer(name, value.to(dtype)[..., None], persistent=False)
         self.register_buffer("cos_rows", cos_rows, persistent=False)
         self.register_buffer("sin_rows", sin_rows, persistent=False)
 

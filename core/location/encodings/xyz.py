@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
+from core.location.encodings.sinusoids import COS, SIN, sinusoid_rows
 
-def unit_vectors(lonlat: torch.Tensor) -> torch.Tensor:
-    """(lon, lat) degrees ``[N, 2]`` → [cos φ cos λ, cos φ sin λ, sin φ] ``[N, 3]``."""
-    lon, lat = torch.deg2rad(lonlat).unbind(dim=1)
-    cos_lat = lat.cos()
-    return torch.stack([cos_lat * lon.cos(), cos_lat * lon.sin(), lat.sin()], dim=1)
+_RADIAN = math.pi / 180.0
+UNIT_VECTOR_TABLE = ((0.0, _RADIAN, COS), (_RADIAN, 0.0, COS), (_RADIAN, 0.0, SIN), (0.0, _RADIAN, SIN))
+"""(lon coefficient, lat coefficient, phase) of the table's rows cos φ, cos λ, sin λ, sin φ."""
+
+
+def unit_vector_tables(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """weight [4, 2] and phase [4] whose ``sinusoid_rows`` of (lon, lat) degree rows are (cos φ, cos λ, sin λ, sin φ)."""
+    weight = torch.tensor([[lon, lat] for lon, lat, _ in UNIT_VECTOR_TABLE], dtype=torch.float64)
+    return weight.to(dtype), torch.tensor([phase for _, _, phase in UNIT_VECTOR_TABLE], dtype=dtype)
+
+
+def register_unit_vector_tables(module: nn.Module, dtype: torch.dtype) -> None:
+    """Give ``module`` the :func:`unit_vector_tables` as non-persistent buffers ``unit_weight`` and ``unit_phase``."""
+    weight, phase = unit_vector_tables(dtype)
+    module.register_buffer("unit_weight", weight, persistent=False)
+    module.register_buffer("unit_phase", phase, persistent=False)
+
+
+def unit_vector_rows(lonlat: torch.Tensor, weight: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+    """(lon, lat) degrees ``[N, 2]`` → rows [cos φ cos λ, cos φ sin λ, sin φ] ``[3, N]``, given :func:`unit_vector_tables`."""
+    table = sinusoid_rows(lonlat.T, weight, phase)
+    return torch.cat([table[0:1] * table[1:3], table[3:4]])
 
 
 class XYZEncoding(nn.Module):
-    """Point on the unit sphere → 3 features."""
+    """Point on the unit sphere → 3 features, computed in ``dtype``."""
 
     out_dim = 3
 
+    def __init__(self, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        register_unit_vector_tables(self, dtype)
+
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         """Encode (lon, lat) degrees ``[N, 2]``."""
-        return unit_vectors(lonlat)
+        return unit_vector_rows(lonlat, self.unit_weight, self.unit_phase).T
