@@ -1,5 +1,7 @@
 """Background jobs on tiny real data: a FIFO queue with one worker, stop/cancel, failures, owners, runs on disk."""
 
+import threading
+
 import pytest
 
 from core.data.default_dataset import DefaultDatasetConfig, load_default_dataset
@@ -35,13 +37,16 @@ def manager(tiny_data, runs):
 def test_two_jobs_submitted_at_once_run_one_after_the_other(tiny_data, runs):
     submitted = []
     seen = []
+    both_submitted = threading.Event()
 
     def provider(data_config, progress):
+        assert both_submitted.wait(timeout=60)  # the worker may start the first job before the test lists it
         seen.append([job.status for job in submitted])
         return tiny_data
 
     manager = JobManager(runs, data_provider=provider)
     submitted += [manager.submit(tiny_config(), "A"), manager.submit(tiny_config(seed=1), "B")]
+    both_submitted.set()
     assert submitted[1].status == "queued" and submitted[1].position >= 1
     assert all(manager.join(job, timeout=120) for job in submitted)
     assert [job.status for job in submitted] == ["completed", "completed"]
