@@ -34,7 +34,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -258,7 +258,7 @@ def side_by_side(args: argparse.Namespace) -> None:
     network = build_task(config, data).model.location.network
     linears = tuple((m.in_features, m.out_features) for m in network.modules() if isinstance(m, nn.Linear))
     shape = StepShape(config.batch_size, config.pretrain.num_negatives, linears, data.feature_dim, 256)
-    ours = shape
+    ours = replace(shape, shared_layers=1)  # mlp: its first Linear comes before its first dropout
     params = reference_params(args.scales, args.hidden, args.act, MCSSLWeights())
     sides = [
         Side("reference CSP (contsoftmax_loss)", step_gemms(shape), lambda: reference_step_times(reference, params, data, config)),
