@@ -229,7 +229,7 @@ class Side:
     cpu_rates: list[float] = field(default_factory=list)  # steps per CPU-second, one per repeat
     wall_rates: list[float] = field(default_factory=list)
     limits: list[float] = field(default_factory=list)  # matmul FLOP/s of its GEMMs, one per repeat
-    first_steps: list[float] = field(default_factory=list)  # wall seconds of the first step
+    first_steps: list[float] = field(default_factory=list)  # wall seconds of each repeat's first step
     faults: list[float] = field(default_factory=list)  # minor page faults per steady step
 
     def measure(self) -> None:
@@ -276,15 +276,16 @@ def side_by_side(args: argparse.Namespace) -> None:
             side.measure()
     print(f"{args.repeats} alternating repeats; time is this process's CPU time (one thread), wall-clock beside it")
     print(f"{'':<34}{'GFLOP':>6}{'steps/CPU-s':>12}{'median':>7}{'GFLOP/s':>8}{'matmul':>7}{'of mm':>6}"
-          f"{'wall steps/s':>13}{'median':>7}{'1st step s':>11}{'faults':>7}")
+          f"{'wall steps/s':>13}{'median':>7}{'cold 1st s':>11}{'faults':>7}")
     for side in sides:
         best, limit = max(side.cpu_rates), max(side.limits)
         print(f"{side.name:<34}{side.flops / 1e9:>6.2f}{best:>12.2f}{statistics.median(side.cpu_rates):>7.2f}"
               f"{best * side.flops / 1e9:>8.1f}{limit / 1e9:>7.1f}{best * side.flops / limit:>6.0%}"
               f"{max(side.wall_rates):>13.2f}{statistics.median(side.wall_rates):>7.2f}"
-              f"{statistics.median(side.first_steps):>11.2f}{statistics.median(side.faults):>7.0f}")
+              f"{side.first_steps[0]:>11.2f}{statistics.median(side.faults):>7.0f}")
     print("GFLOP: matmul work of one step; matmul: plain torch.mm on the same GEMMs (best, GFLOP/s); "
-          "of mm: the step's share of it; faults: minor page faults per step (new memory)")
+          "of mm: the step's share of it; cold 1st s: wall time of the first repeat's first step (with any "
+          "compilation); faults: minor page faults per step (new memory)")
     reference_side = sides[0]
     for side in sides[1:]:
         for clock, ours_rates, reference_rates in (("CPU", side.cpu_rates, reference_side.cpu_rates), ("wall", side.wall_rates, reference_side.wall_rates)):
