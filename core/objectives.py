@@ -46,8 +46,7 @@ class MCSSLWeights:
 
 def info_nce(queries: Tensor, keys: Tensor, tau: float) -> Tensor:
     """Cross-entropy of ``cos(q_i, k_j) / τ`` with target ``j = i`` (in-batch negatives)."""
-    logits = F.normalize(queries, dim=-1) @ F.normalize(keys, dim=-1).T / tau
-    return F.cross_entropy(logits, torch.arange(len(queries), device=queries.device))
+    return _unit_info_nce(F.normalize(queries, dim=-1), F.normalize(keys, dim=-1), tau)
 
 
 def negative_location_loss(location: Tensor, image: Tensor, negative_locations: Tensor, tau: float) -> Tensor:
@@ -55,13 +54,24 @@ def negative_location_loss(location: Tensor, image: Tensor, negative_locations: 
 
     ``negative_locations`` is ``[B, D]`` (one negative each) or ``[B, K, D]``.
     """
-    image = F.normalize(image, dim=-1)
-    positive = (F.normalize(location, dim=-1) * image).sum(-1, keepdim=True)
+    return _unit_negative_location_loss(F.normalize(location, dim=-1), F.normalize(image, dim=-1), negative_locations, tau)
+
+
+def _unit_info_nce(queries: Tensor, keys: Tensor, tau: float) -> Tensor:
+    """:func:`info_nce` of unit vectors; 1/τ scales the ``[B, D]`` queries rather than the ``[B, B]`` logits."""
+    logits = (queries * (1.0 / tau)) @ keys.T
+    return F.cross_entropy(logits, torch.arange(len(queries), device=queries.device))
+
+
+def _unit_negative_location_loss(location: Tensor, image: Tensor, negative_locations: Tensor, tau: float) -> Tensor:
+    """:func:`negative_location_loss` with ``location`` and ``image`` already unit vectors."""
+    image = image * (1.0 / tau)
+    positive = (location * image).sum(-1, keepdim=True)
     negatives = F.normalize(negative_locations, dim=-1)
     if negatives.dim() == 2:
         negatives = negatives[:, None, :]
-    negative = torch.einsum("bkd,bd->bk", negatives, image)
-    logits = torch.cat([positive, negative], dim=1) / tau
+    negative = (negatives * image[:, None, :]).sum(-1)  # K dot products per row: elementwise beats bmm's tiny GEMMs
+    logits = torch.cat([positive, negative], dim=1)
     return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device))
 
 
@@ -75,23 +85,28 @@ def mcssl_loss(
     """CSP's multi-part contrastive loss (see DESIGN.md):
 
     ``L = CE(cos(e(x_i), g(f_j))/τ1) + α·CE([pos, cos(e(x⁻), g(f_i))]/τ2) + β·CE(cos(e(x_i), e'(x_j))/τ3)``
-    where ``e'`` is the same encoder under a second dropout mask (SimCSE).
+    where ``e'`` is the same encoder under a second dropout mask (SimCSE). Each embedding is
+    normalised once and shared by the parts that read it.
     """
-    parts: dict[str, Tensor] = {}
-    if weights.in_batch:
-        parts["in_batch"] = weights.in_batch * info_nce(location, image, weights.tau_in_batch)
-    if weights.negative_location:
-        if negative_locations is None:
-            raise ValueError("the negative-location part is on but no negative location embeddings were given")
-        parts["negative_location"] = weights.negative_location * negative_location_loss(
-            location, image, negative_locations, weights.tau_negative_location
-        )
-    if weights.simcse:
-        if location_second_pass is None:
-            raise ValueError("the SimCSE part is on but no second-dropout-pass embeddings were given")
-        parts["simcse"] = weights.simcse * info_nce(location, location_second_pass, weights.tau_simcse)
-    if not parts:
+    if weights.negative_location and negative_locations is None:
+        raise ValueError("the negative-location part is on but no negative location embeddings were given")
+    if weights.simcse and location_second_pass is None:
+        raise ValueError("the SimCSE part is on but no second-dropout-pass embeddings were given")
+    if not (weights.in_batch or weights.negative_location or weights.simcse):
         raise ValueError("every MC-SSL part is switched off: give at least one a positive weight")
+    location = F.normalize(location, dim=-1)
+    parts: dict[str, Tensor] = {}
+    if weights.in_batch or weights.negative_location:
+        image = F.normalize(image, dim=-1)
+        if weights.in_batch:
+            parts["in_batch"] = weights.in_batch * _unit_info_nce(location, image, weights.tau_in_batch)
+        if weights.negative_location:
+            parts["negative_location"] = weights.negative_location * _unit_negative_location_loss(
+                location, image, negative_locations, weights.tau_negative_location
+            )
+    if weights.simcse:
+        second = F.normalize(location_second_pass, dim=-1)
+        parts["simcse"] = weights.simcse * _unit_info_nce(location, second, weights.tau_simcse)
     return _combine(parts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.location.encoder import LocationEncoder, build_location_encoder
+from core.location.networks import embed_with_second_view
 from core.objectives import (
     LossOutput,
     MCSSLWeights,
@@ -37,6 +39,26 @@ def shuffled_batches(
             yield batch[rank::world_size]
 
 
+ENCODING_CACHE_BYTES = 512 * 2**20
+"""Largest per-run cache of the records' positional encodings (float32 bytes)."""
+
+
+def cached_encodings(location: LocationEncoder, lonlat: torch.Tensor, budget: int = ENCODING_CACHE_BYTES) -> torch.Tensor | None:
+    """``location``'s positional encoding of every point, computed once for a run, or None when it must
+    be computed per step: the encoding has parameters (it changes while training, e.g. geoclip's MLPs)
+    or the cache would exceed ``budget`` bytes.
+
+    A parameter-free encoding (every other one: its constants are buffers) is a fixed function of the
+    point without dropout, so its cached value is the value a step would compute.
+    """
+    encoding = location.encoding
+    has_parameters = next(encoding.parameters(), None) is not None
+    if has_parameters or not 0 < len(lonlat) * encoding.out_dim * 4 <= budget:
+        return None
+    with torch.no_grad():
+        return torch.cat([location.features(chunk) for chunk in lonlat.split(65536)])
+
+
 class CSPModel(nn.Module):
     """Location encoder e(x) and image-feature projection g(f) into one embedding space."""
 
@@ -53,20 +75,39 @@ class CSPModel(nn.Module):
         self.log_inverse_tau = nn.Parameter(torch.tensor(math.log(1 / 0.07))) if clip else None
 
     def forward(
-        self, lonlat: torch.Tensor, features: torch.Tensor, negatives: torch.Tensor | None = None, second_pass: bool = False
+        self,
+        lonlat: torch.Tensor | None,
+        features: torch.Tensor,
+        negatives: torch.Tensor | None = None,
+        second_pass: bool = False,
+        encoded: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """(e(x), g(f), e(x⁻) ``[B, K, D]`` or None, e'(x) under a second dropout mask or None)."""
-        location = self.location(lonlat)
-        image = self.projection(features)
-        negative = None
+        """(e(x), g(f), e(x⁻) ``[B, K, D]`` or None, e'(x) under a second dropout mask or None).
+
+        One pass of the network embeds the positives and the negatives together, each row under its
+        own dropout mask, and adds the SimCSE view of the positives (see
+        :func:`core.location.networks.embed_with_second_view`), so each layer runs one matmul per step.
+        ``encoded`` is ``lonlat``'s positional encoding when the caller has it (``lonlat`` is then not read).
+        """
+        positives = self.location.features(lonlat) if encoded is None else encoded
+        rows = positives
         if negatives is not None:
-            negative = self.location(negatives.reshape(-1, 2)).reshape(*negatives.shape[:2], -1)
-        second = self.location(lonlat) if second_pass else None
-        return location, image, negative, second
+            rows = torch.cat([positives, self.location.features(negatives.reshape(-1, 2))])
+        batch = len(positives)
+        if second_pass:
+            embedded, second = embed_with_second_view(self.location.network, rows, batch)
+        else:
+            embedded, second = self.location.network(rows), None
+        negative = embedded[batch:].reshape(batch, negatives.shape[1], -1) if negatives is not None else None
+        return embedded[:batch], self.projection(features), negative, second
 
 
 class PretrainTask:
-    """CSP pre-training on the training split's (feature, location) pairs; labels are never read."""
+    """CSP pre-training on the training split's (feature, location) pairs; labels are never read.
+
+    The positional encodings of the records are computed once, at the first step (see
+    :func:`cached_encodings`); each step then encodes only its random negative locations.
+    """
 
     monitor = "val_loss"
     monitor_mode = "min"
@@ -95,10 +136,11 @@ class PretrainTask:
         return shuffled_batches(self.train_indices, self.config.batch_size, generator, rank, world_size)
 
     def training_loss(self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> LossOutput:
-        lonlat = self.data.lonlat[batch]
+        lonlat = self.data.lonlat.index_select(0, batch)
         negatives = self.sampler(lonlat, self.objective.num_negatives, generator) if self.sampler else None
         second_pass = self.objective.objective == "mcssl" and self.weights.simcse > 0
-        location, image, negative, second = model(lonlat, self.data.features[batch], negatives, second_pass)
+        features = self.data.features.index_select(0, batch)
+        location, image, negative, second = model(lonlat, features, negatives, second_pass, self._encoded(batch))
         kind = self.objective.objective
         if kind == "mcssl":
             return mcssl_loss(location, image, self.weights, negative, second)
@@ -107,6 +149,14 @@ class PretrainTask:
         if kind == "mse":
             return mse_loss(location, image)
         return clip_loss(location, image, self.model.log_inverse_tau)
+
+    @functools.cached_property
+    def encoded(self) -> torch.Tensor | None:
+        """The records' positional encodings, computed at first use (see :func:`cached_encodings`)."""
+        return cached_encodings(self.model.location, self.data.lonlat)
+
+    def _encoded(self, indices: torch.Tensor) -> torch.Tensor | None:
+        return None if self.encoded is None else self.encoded.index_select(0, indices)
 
     def validate(self) -> dict[str, float]:
         return self.evaluate(self.val_indices)
@@ -119,7 +169,7 @@ class PretrainTask:
             chunk = indices[start : start + size]
             if len(chunk) < 2:
                 continue
-            location, image, _, _ = self.model(self.data.lonlat[chunk], self.data.features[chunk])
+            location, image, _, _ = self.model(self.data.lonlat[chunk], self.data.features[chunk], encoded=self._encoded(chunk))
             losses.append(float(info_nce(location, image, self.weights.tau_in_batch)) * len(chunk))
             similarity = F.normalize(location, dim=-1) @ F.normalize(image, dim=-1).T
             hits += int((similarity.argmax(1) == torch.arange(len(chunk))).sum())
