@@ -93,6 +93,12 @@ def test_interrupted_extraction_resumes_where_it_stopped(
     np.testing.assert_array_equal(cached_features(dataset, ENCODER, cache_dir=tmp_path / "resumed"), resumed)
 
 
+def test_the_cache_key_holds_the_weights_as_shipped_so_existing_caches_stay_valid() -> None:
+    """Folding BatchNorm and rewriting padding change how features are computed, not what they are."""
+    encoder = get_image_encoder("efficientnet_lite0_64px").load()
+    assert encoder.weights_hash == "7e4870e5c4a489d4f329f0bd1ec32b870cf38c2755f764356db033dedd1bcb8a"
+
+
 def test_view_and_encoder_are_part_of_the_key(dataset: DefaultDataset, tmp_path: Path, encoded_rows: list[int]) -> None:
     blue = extract_features(dataset, ENCODER, batch_size=256, cache_dir=tmp_path)
     relief = extract_features(dataset, ENCODER, batch_size=256, cache_dir=tmp_path, view="shadedrelief")
