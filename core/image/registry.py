@@ -21,6 +21,7 @@ from torch import nn
 from core.image.efficientnet import FEATURE_DIM as EFFICIENTNET_DIM
 from core.image.efficientnet import NATIVE_SIZE as EFFICIENTNET_SIZE
 from core.image.efficientnet import load_efficientnet_lite0
+from core.image.inference import InferenceForm
 from core.image.preprocess import (
     Images,
     Preprocessing,
@@ -60,7 +61,7 @@ class ImageEncoderSpec:
 
 
 class ImageEncoder:
-    """A loaded encoder: preprocessing plus frozen model."""
+    """A loaded encoder: preprocessing plus frozen model (``model``; ``encode`` runs its inference form)."""
 
     def __init__(self, spec: ImageEncoderSpec, model: nn.Module) -> None:
         self.spec = spec
@@ -69,11 +70,20 @@ class ImageEncoder:
     def encode(self, images: Images) -> torch.Tensor:
         """Features ``[N, feature_dim]`` (float32) of PIL images or uint8 arrays ``[N, H, W, 3]``."""
         with torch.inference_mode():
-            return self.model(self.spec.preprocessing(images)).float()
+            return self.inference_model(self.spec.preprocessing(images)).float()
+
+    @cached_property
+    def inference_model(self) -> nn.Module:
+        """``model`` with BatchNorm folded, channels-last: its features up to float32 rounding."""
+        return InferenceForm(self.model)
 
     @cached_property
     def weights_hash(self) -> str:
-        """sha256 over the model's state dict (names, dtypes, shapes, values)."""
+        """sha256 over the model's state dict (names, dtypes, shapes, values) as loaded, before folding.
+
+        It names what the features are, not how they are computed (like the batch size, the
+        folding is left out), so feature caches written before folding stay valid.
+        """
         digest = hashlib.sha256()
         for key, tensor in self.model.state_dict().items():
             digest.update(f"{key}|{tensor.dtype}|{list(tensor.shape)}".encode())

@@ -1,4 +1,4 @@
-"""Pretrained EfficientNet-Lite0: exact weight load, features, and the ImageNet classifier on real photos."""
+"""Pretrained EfficientNet-Lite0: weight load, the package's padding, features, ImageNet classifier on real photos."""
 
 from __future__ import annotations
 
@@ -34,6 +34,21 @@ def test_model_is_frozen_and_gives_1280_d_features(classifier: ImageNetClassifie
             features = model(pixels)
         assert features.shape == (2, 1280) and features.dtype == torch.float32
         assert torch.isfinite(features).all()
+
+
+@pytest.mark.parametrize("size", [64, 57])
+def test_builtin_padding_matches_the_packages_same_padding(size: int) -> None:
+    from efficientnet_lite_pytorch import EfficientNet
+
+    reference = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+    reference.load_state_dict(torch.load(weights_path(), map_location="cpu", weights_only=True))
+    ours = load_efficientnet_lite0()
+    padded_copies = [module for module in ours.modules() if type(module).__name__ == "Conv2dDynamicSamePadding"]
+    assert padded_copies and all(tuple(module.stride) == (2, 2) for module in padded_copies)
+    pixels = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(size)) * 2 - 1
+    with torch.inference_mode():
+        expected = reference.eval().extract_features(pixels).mean(dim=(2, 3))
+        torch.testing.assert_close(ours(pixels), expected, rtol=0, atol=1e-6)
 
 
 def test_class_names_are_the_imagenet_1k_list() -> None:
