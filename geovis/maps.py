@@ -10,7 +10,9 @@ Element ids are renumbered deterministically, so the same inputs give byte-ident
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 from collections.abc import Sequence
 from typing import Literal
 
@@ -24,8 +26,8 @@ from core.coords import validate_lonlat
 from core.hexgrid import aggregate_mean
 from core.regions import BBox
 from geovis import assets
-from geovis.hex_layer import HexLayer, hex_layer_json, html_text
 from geovis.colors import class_color, sequential_colors
+from geovis.hex_layer import GeoJsonText, HexLayer, hex_layer_json, html_text
 
 Basemap = Literal["bluemarble", "outlines", "osm"]
 BASEMAPS: tuple[Basemap, ...] = ("bluemarble", "outlines", "osm")
@@ -128,15 +130,16 @@ def base_map(
             folium.Rectangle(
                 WORLD_BOUNDS, stroke=False, fill=True, fill_color=_OCEAN_COLOR, fill_opacity=1.0, interactive=False
             ).add_to(m)
-        style = _OUTLINE_STYLES[basemap]
-        folium.GeoJson(
-            assets.natural_earth("countries-110m"),
-            name="Natural Earth countries",
-            style_function=lambda _feature: style,
-            interactive=False,
-            attribution="Natural Earth",
+        GeoJsonText(
+            natural_earth_text("countries-110m"), style=_OUTLINE_STYLES[basemap], interactive=False, attribution="Natural Earth"
         ).add_to(m)
     return _freeze_ids(m)
+
+
+@functools.cache
+def natural_earth_text(stem: str) -> str:
+    """The built Natural Earth layer ``stem`` as compact GeoJSON text, serialised once per process."""
+    return json.dumps(assets.natural_earth(stem), separators=(",", ":"))
 
 
 def add_points(
