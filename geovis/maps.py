@@ -28,6 +28,7 @@ from core.regions import BBox
 from geovis import assets
 from geovis.colors import class_color, sequential_colors
 from geovis.hex_layer import GeoJsonText, HexLayer, hex_layer_json, html_text
+from geovis.map_clicks import InstantClicks
 
 Basemap = Literal["bluemarble", "outlines", "osm"]
 BASEMAPS: tuple[Basemap, ...] = ("bluemarble", "outlines", "osm")
@@ -93,12 +94,14 @@ def base_map(
     center_lonlat: tuple[float, float] = (10.0, 20.0),
     zoom: int = 2,
     basemap: Basemap = "bluemarble",
+    instant_clicks: bool = False,
 ) -> folium.Map:
     """A folium map that loads only the locally served Leaflet, on an offline basemap.
 
     ``center_lonlat`` is (lon, lat) in degrees. ``basemap``: ``"bluemarble"`` (NASA Blue Marble image
     with Natural Earth country outlines), ``"outlines"`` (filled Natural Earth countries on a plain
-    ocean) — both offline — or ``"osm"`` (OpenStreetMap web tiles: needs internet).
+    ocean) — both offline — or ``"osm"`` (OpenStreetMap web tiles: needs internet). ``instant_clicks``: clicks
+    reach the app without ``st_folium``'s 250 ms debounce (:mod:`geovis.map_clicks`).
     Raises :class:`geovis.assets.MissingAssetsError` when the local assets are not built.
     """
     if basemap not in BASEMAPS:
@@ -133,6 +136,8 @@ def base_map(
         GeoJsonText(
             natural_earth_text("countries-110m"), style=_OUTLINE_STYLES[basemap], interactive=False, attribution="Natural Earth"
         ).add_to(m)
+    if instant_clicks:
+        InstantClicks().add_to(m)
     return _freeze_ids(m)
 
 
