@@ -4,8 +4,9 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from core.data.images import FORMAT_NAMES
-from core.predict import DISTRIBUTIONS, Photo, Predictor, top_k
-from geovis import app_state, browse, maps, prediction, predictor_state
+from core.predict import DISTRIBUTIONS, Photo, top_k
+from core.train.records import RunRecord
+from geovis import app_state, browse, map_clicks, maps, prediction, predictor_state
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
 from geovis.thumbnails import display_image
@@ -26,7 +27,6 @@ runs = predictor_state.pick_runs("predict", with_image=True)
 if runs is None:
     predictor_state.offer_quick_pipeline()
     st.stop()
-predictor = predictor_state.load_predictor(*runs)
 image_run = runs[1]
 
 upload_col, photo_col, imagenet_col = st.columns([2, 1, 2])
@@ -51,30 +51,35 @@ if photo is not None:
     if image_run is None:
         upload_col.info("Pick an image model above to see P(y | I) and the fused P(y | I, x).")
     else:
-        photo_logits = predictor_state.image_logits(photo.digest, str(image_run.run_dir), predictor, photo)
+        photo_logits = predictor_state.image_logits(photo.digest, str(image_run.run_dir), predictor_state.load_predictor(*runs), photo)
 
 
 @st.fragment
-def explore(predictor: Predictor, photo: Photo | None, photo_logits, basemap: maps.Basemap) -> None:
-    """The map and the predictions at its pin: a click reruns only this part of the page."""
+def explore(runs: tuple[RunRecord, RunRecord | None], photo: Photo | None, photo_logits, basemap: maps.Basemap) -> None:
+    """The map and the predictions at its pin: a click reruns only this part of the page. The map is sent
+    before the models are loaded (the first time), so the browser draws it meanwhile."""
     pin: prediction.Pin = st.session_state.setdefault(PIN, prediction.Pin())
     pin.update(browse.clicked_lonlat(st.session_state.get(MAP_KEY)), photo)
     try:
-        world = maps.base_map(basemap=basemap)
+        world = maps.base_map(basemap=basemap, instant_clicks=True)
     except MissingAssetsError as error:
         st.error(f"The map could not be drawn: {error}")
         return
     # render=False skips a second, redundant render of the whole HTML document: same output, ~40 % faster clicks.
     st_folium(
-        world, key=MAP_KEY, height=460, use_container_width=True, returned_objects=["last_clicked"], render=False,
+        world, key=MAP_KEY, height=460, use_container_width=True, returned_objects=map_clicks.RETURNED_OBJECTS, render=False,
         feature_group_to_add=prediction.pins([("photo" if photo else "here", pin.lonlat)]) if pin.lonlat else None,
     )
-    if pin.lonlat is None:
-        st.info("Click the map to predict the classes at that place.")
-        return
-    lon, lat = pin.lonlat
+    predictor = predictor_state.load_predictor(*runs)
+    # The same elements in the same places before and after a click: the chart updates in place, and the
+    # browser has loaded its plot library before the first click.
     settings, fusion_col = st.columns([1, 2])
     k = settings.slider("Classes shown", 3, len(predictor.class_names), min(5, len(predictor.class_names)), key="predict_k")
+    if pin.lonlat is None:
+        st.info("Click the map to predict the classes at that place.")
+        st.plotly_chart(prediction.distribution_figure(top_k(predictor.prior, predictor.class_names, k), prediction.PRIOR_TITLE), key="predict_location")
+        return
+    lon, lat = pin.lonlat
     st.caption(f"Pin at latitude {lat:.4f}, longitude {lon:.4f} ({pin.source}).")
     location_logits = predictor.location_logits([pin.lonlat])
     if photo_logits is None:
@@ -91,4 +96,4 @@ def explore(predictor: Predictor, photo: Photo | None, photo_logits, basemap: ma
         column.plotly_chart(figure, key=f"predict_{name}")
 
 
-explore(predictor, photo, photo_logits, basemap)
+explore(runs, photo, photo_logits, basemap)

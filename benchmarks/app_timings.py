@@ -24,9 +24,7 @@ import time
 from pathlib import Path
 
 from core.data.paths import PROJECT_ROOT
-from geovis.local_server import running_app
-
-CHROMIUM = Path("/usr/bin/chromium")
+from geovis.local_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 PAGES = ["app_pages/browse.py", "app_pages/pretrain.py", "app_pages/predict.py", "app_pages/compare.py", "app_pages/embedding_map.py", "app_pages/overview.py"]
 FIRST_PAGE = """
@@ -54,7 +52,7 @@ def browser_first_page() -> tuple[float, float]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1300})
         started = time.perf_counter()
         with running_app(Path(tempfile.gettempdir()) / "geocsp-bench-streamlit.log") as url:

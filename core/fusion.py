@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -31,19 +32,47 @@ def fuse_log_probs(
     return F.softmax(a * image_log_probs + b * location_log_probs - c * prior.clamp_min(1e-12).log(), dim=-1)
 
 
+TEMPERATURE_RANGE = (0.05, 20.0)
+"""Temperatures :func:`fit_temperature` may return."""
+
+
+def _log_softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax of a float64 array ``[N, C]``."""
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Temperature T minimising validation NLL of ``softmax(logits / T)`` (LBFGS on log T)."""
-    log_t = torch.zeros((), requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
+    """Temperature T in :data:`TEMPERATURE_RANGE` minimising the validation NLL of ``softmax(logits / T)``.
 
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), labels)
-        loss.backward()
-        return loss
+    The NLL is convex in β = 1/T, with slope mean(E_p[z] − z_y) and curvature mean(Var_p[z]) under
+    p = softmax(β·z): safeguarded Newton steps on β inside a bracket that shrinks to the slope's root
+    (bisection when a step would leave it). In float64 numpy, a few dozen passes over ``[N, C]``: no
+    autograd, no optimizer, no intra-op threads waiting on each other on a busy machine.
+    """
+    z = logits.detach().double().cpu().numpy()
+    y = labels.cpu().numpy()
+    z_true = z[np.arange(len(y)), y]
 
-    optimizer.step(closure)
-    return float(log_t.detach().exp().clamp(0.05, 20.0))
+    def slope_and_curvature(beta: float) -> tuple[float, float]:
+        p = np.exp(_log_softmax(beta * z))
+        mean = (p * z).sum(axis=1)
+        return float((mean - z_true).mean()), float(((p * z * z).sum(axis=1) - mean**2).mean())
+
+    low, high = 1.0 / TEMPERATURE_RANGE[1], 1.0 / TEMPERATURE_RANGE[0]
+    if slope_and_curvature(low)[0] >= 0.0:
+        return TEMPERATURE_RANGE[1]
+    if slope_and_curvature(high)[0] <= 0.0:
+        return TEMPERATURE_RANGE[0]
+    beta = 1.0
+    for _ in range(100):
+        slope, curvature = slope_and_curvature(beta)
+        low, high = (beta, high) if slope < 0.0 else (low, beta)
+        if slope == 0.0 or high - low <= 1e-10 * high:
+            break
+        step = beta - slope / curvature if curvature > 0.0 else np.nan
+        beta = step if low < step < high else (low + high) / 2.0
+    return 1.0 / beta
 
 
 @dataclass(frozen=True)
@@ -71,18 +100,21 @@ class CalibratedFusion:
 def fit_calibrated_fusion(
     image_logits: torch.Tensor, location_logits: torch.Tensor, prior: torch.Tensor, labels: torch.Tensor
 ) -> CalibratedFusion:
-    """Fit temperatures, then (a, b, c) maximising validation accuracy (ties: lower NLL)."""
+    """Fit temperatures, then (a, b, c) maximising validation accuracy (ties: lower NLL); in float64 numpy."""
     t_image = fit_temperature(image_logits, labels)
     t_location = fit_temperature(location_logits, labels)
-    image_lp = F.log_softmax(image_logits / t_image, -1)
-    location_lp = F.log_softmax(location_logits / t_location, -1)
+    image_lp = _log_softmax(image_logits.detach().double().cpu().numpy() / t_image)
+    location_lp = _log_softmax(location_logits.detach().double().cpu().numpy() / t_location)
+    log_prior = np.log(prior.double().clamp_min(1e-12).cpu().numpy())
+    y = labels.cpu().numpy()
+    rows = np.arange(len(y))
     best, best_key = None, None
     for a, b, c in itertools.product(WEIGHT_GRID, WEIGHT_GRID, PRIOR_GRID):
         if a == b == 0:
             continue
-        probs = fuse_log_probs(image_lp, location_lp, prior, a, b, c)
-        accuracy = float((probs.argmax(1) == labels).float().mean())
-        nll = float(F.nll_loss(probs.clamp_min(1e-12).log(), labels))
+        log_probs = _log_softmax(a * image_lp + b * location_lp - c * log_prior)
+        accuracy = float((log_probs.argmax(axis=1) == y).mean())
+        nll = float(-np.maximum(log_probs[rows, y], np.log(1e-12)).mean())
         key = (accuracy, -nll)
         if best_key is None or key > best_key:
             best, best_key = (a, b, c), key

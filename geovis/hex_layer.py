@@ -111,8 +111,33 @@ class _RawScript(Element):
         return self.text
 
 
-class HexLayer(MacroElement):
-    """A Leaflet GeoJSON layer from pre-built JSON text (see :func:`hex_layer_json`)."""
+class GeoJsonText(MacroElement):
+    """A Leaflet GeoJSON layer from pre-built JSON text and fixed Leaflet ``options`` (e.g. a constant style).
+
+    Unlike ``folium.GeoJson`` it never serialises, scans or re-templates the features: a page run that draws
+    the same layer again costs nothing (folium spent ~0.15 s per run on Natural Earth's countries).
+    """
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "var {{ this.get_name() }} = L.geoJson({{ this.geojson }}, {{ this.options|tojson }})"
+        ".addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, geojson: str, **options) -> None:
+        super().__init__()
+        self._name = "GeoJsonText"
+        self.geojson = geojson
+        self.options = options
+
+    def render(self, **kwargs) -> None:
+        """Add the layer's script to the figure (it has no header, html or children)."""
+        self.get_root().script.add_child(_RawScript(self._template.module.script(self, kwargs)), name=self.get_name())
+
+
+class HexLayer(GeoJsonText):
+    """Hexagons from :func:`hex_layer_json`: filled with each feature's colour ``c``, tooltip ``t`` when given."""
 
     _template = Template(
         "{% macro script(this, kwargs) %}"
@@ -125,13 +150,6 @@ class HexLayer(MacroElement):
     )
 
     def __init__(self, geojson: str, fill_opacity: float = 0.7) -> None:
-        super().__init__()
+        super().__init__(geojson)
         self._name = "HexLayer"
-        self.geojson = geojson
         self.fill_opacity = float(fill_opacity)
-
-    def render(self, **kwargs) -> None:
-        """Add the layer's script to the figure (it has no header, html or children)."""
-        self.get_root().script.add_child(_RawScript(self._template.module.script(self, kwargs)), name=self.get_name())
-
-

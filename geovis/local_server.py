@@ -14,6 +14,14 @@ from pathlib import Path
 
 from core.data.paths import PROJECT_ROOT
 
+#: Debian's Chromium, which Playwright drives in the browser tests and benchmarks (no ``playwright install``).
+CHROMIUM = Path("/usr/bin/chromium")
+#: Headless, offline-quiet Chromium: no sandbox (containers), no GPU, no background or update requests.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -38,17 +46,19 @@ def wait_healthy(url: str, server: subprocess.Popen, log_path: Path, timeout: fl
 
 
 @contextmanager
-def running_app(log_path: Path, env: dict[str, str] | None = None, timeout: float = 90.0) -> Iterator[str]:
-    """The app served headless on 127.0.0.1 (output to ``log_path``, extra environment ``env``); yields its
-    URL once healthy and stops the server on leaving."""
+def running_app(
+    log_path: Path, env: dict[str, str] | None = None, timeout: float = 90.0, root: Path = PROJECT_ROOT
+) -> Iterator[str]:
+    """The app in ``root`` (default: this checkout) served headless on 127.0.0.1 (output to ``log_path``, extra
+    environment ``env``); yields its URL once healthy and stops the server on leaving."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     port = free_port()
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.port", str(port)],
-            cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **(env or {})},
+            cwd=root, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
         )
         try:
             url = f"http://127.0.0.1:{port}"

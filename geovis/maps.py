@@ -10,7 +10,9 @@ Element ids are renumbered deterministically, so the same inputs give byte-ident
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 from collections.abc import Sequence
 from typing import Literal
 
@@ -24,8 +26,9 @@ from core.coords import validate_lonlat
 from core.hexgrid import aggregate_mean
 from core.regions import BBox
 from geovis import assets
-from geovis.hex_layer import HexLayer, hex_layer_json, html_text
 from geovis.colors import class_color, sequential_colors
+from geovis.hex_layer import GeoJsonText, HexLayer, hex_layer_json, html_text
+from geovis.map_clicks import InstantClicks
 
 Basemap = Literal["bluemarble", "outlines", "osm"]
 BASEMAPS: tuple[Basemap, ...] = ("bluemarble", "outlines", "osm")
@@ -91,12 +94,14 @@ def base_map(
     center_lonlat: tuple[float, float] = (10.0, 20.0),
     zoom: int = 2,
     basemap: Basemap = "bluemarble",
+    instant_clicks: bool = False,
 ) -> folium.Map:
     """A folium map that loads only the locally served Leaflet, on an offline basemap.
 
     ``center_lonlat`` is (lon, lat) in degrees. ``basemap``: ``"bluemarble"`` (NASA Blue Marble image
     with Natural Earth country outlines), ``"outlines"`` (filled Natural Earth countries on a plain
-    ocean) — both offline — or ``"osm"`` (OpenStreetMap web tiles: needs internet).
+    ocean) — both offline — or ``"osm"`` (OpenStreetMap web tiles: needs internet). ``instant_clicks``: clicks
+    reach the app without ``st_folium``'s 250 ms debounce (:mod:`geovis.map_clicks`).
     Raises :class:`geovis.assets.MissingAssetsError` when the local assets are not built.
     """
     if basemap not in BASEMAPS:
@@ -128,15 +133,18 @@ def base_map(
             folium.Rectangle(
                 WORLD_BOUNDS, stroke=False, fill=True, fill_color=_OCEAN_COLOR, fill_opacity=1.0, interactive=False
             ).add_to(m)
-        style = _OUTLINE_STYLES[basemap]
-        folium.GeoJson(
-            assets.natural_earth("countries-110m"),
-            name="Natural Earth countries",
-            style_function=lambda _feature: style,
-            interactive=False,
-            attribution="Natural Earth",
+        GeoJsonText(
+            natural_earth_text("countries-110m"), style=_OUTLINE_STYLES[basemap], interactive=False, attribution="Natural Earth"
         ).add_to(m)
+    if instant_clicks:
+        InstantClicks().add_to(m)
     return _freeze_ids(m)
+
+
+@functools.cache
+def natural_earth_text(stem: str) -> str:
+    """The built Natural Earth layer ``stem`` as compact GeoJSON text, serialised once per process."""
+    return json.dumps(assets.natural_earth(stem), separators=(",", ":"))
 
 
 def add_points(

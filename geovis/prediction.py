@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import folium
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from core.hexgrid import cell_centers, world_cells
 from core.predict import ClassScore, Photo, Predictor
@@ -18,6 +19,8 @@ from geovis.colors import class_color, class_colors, sequential_colors
 
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
 PIN_COLOR = "#ff1744"
+#: The Predict chart's title before a click: the class prior, which P(y | x) departs from.
+PRIOR_TITLE = "P(y), the class frequencies in training (click the map for P(y | x))"
 
 
 @dataclass
@@ -46,21 +49,22 @@ class Pin:
 
 
 def distribution_figure(scores: Sequence[ClassScore], title: str) -> go.Figure:
-    """Horizontal bars of the top classes of one distribution, most probable on top, in class colours."""
-    figure = go.Figure(
-        go.Bar(
-            x=[s.probability for s in scores],
-            y=[s.name for s in scores],
-            orientation="h",
-            marker_color=[class_color(s.index) for s in scores],
-            text=[f"{s.probability:.0%}" for s in scores],
-            textposition="auto",
-            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
-        )
-    )
-    figure.update_layout(title=title, height=110 + 30 * len(scores), yaxis={"autorange": "reversed"}, **_LAYOUT)
-    figure.update_xaxes(range=[0, 1], tickformat=".0%")
-    return figure
+    """Horizontal bars of the top classes of one distribution, most probable on top, in class colours.
+
+    Built without plotly's property validation, which cost a Predict click 15–40 ms (most of it copying the
+    named template); the template is passed resolved, and a test checks that plotly's validation accepts
+    the figure unchanged. Do not mutate the returned figure's template: it is plotly's shared object.
+    """
+    bar = {
+        "type": "bar", "orientation": "h", "x": [s.probability for s in scores], "y": [s.name for s in scores],
+        "marker": {"color": [class_color(s.index) for s in scores]}, "text": [f"{s.probability:.0%}" for s in scores],
+        "textposition": "auto", "hovertemplate": "%{y}: %{x:.3f}<extra></extra>",
+    }
+    layout = {
+        **_LAYOUT, "template": pio.templates[_LAYOUT["template"]], "title": {"text": title}, "height": 110 + 30 * len(scores),
+        "yaxis": {"autorange": "reversed"}, "xaxis": {"range": [0, 1], "tickformat": ".0%"},
+    }
+    return go.Figure({"data": [bar], "layout": layout}, _validate=False)
 
 
 def compared_classes(distributions: np.ndarray, k: int) -> list[int]:

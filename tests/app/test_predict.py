@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.data.images import FORMAT_NAMES, MAX_IMAGE_BYTES
 from core.predict import Predictor, top_k
 from core.train import jobs
-from geovis import predictor_state
+from geovis import prediction, predictor_state
 from geovis.markdown_text import escape_markdown
 from tests.data.fixtures import (
     altered_gps_ifd, gps_ifd, jpeg_with_gps_bytes, noise_jpeg_bytes, photo_bytes, png_header_bytes, truncated_jpeg_bytes,
@@ -53,13 +53,16 @@ def captions(at: AppTest) -> str:
     return "\n".join(c.value for c in at.caption)
 
 
-def test_a_map_click_shows_the_location_models_top_classes(runs):
+def test_before_a_click_the_chart_shows_the_class_prior_and_a_click_shows_the_location_models_top_classes(runs):
     at = open_predict(with_image=False)
     assert not at.error and any("Click the map" in i.value for i in at.info)
-    assert not charts(at)
+    predictor = Predictor(runs.location, data=runs.data)
+    prior = top_k(predictor.prior, runs.data.class_names, 5)
+    assert charts(at) == {prediction.PRIOR_TITLE: charts(at)[prediction.PRIOR_TITLE]}, "only the prior before a click"
+    assert charts(at)[prediction.PRIOR_TITLE]["x"] == pytest.approx([s.probability for s in prior], abs=1e-6)
     at = click(at, 48.86, 2.35)
     bars = charts(at)["P(y | x), from the location"]
-    expected = top_k(Predictor(runs.location, data=runs.data).location_probs([[2.35, 48.86]])[0], runs.data.class_names, 5)
+    expected = top_k(predictor.location_probs([[2.35, 48.86]])[0], runs.data.class_names, 5)
     assert bars["y"] == [s.name for s in expected]
     assert bars["x"] == pytest.approx([s.probability for s in expected], abs=1e-6)
     assert "latitude 48.8600, longitude 2.3500 (your click)" in captions(at)
@@ -168,9 +171,17 @@ def test_every_format_the_decoder_reads_is_accepted_and_any_other_file_is_explai
         assert not at.get("image")
 
 
+def server_config() -> dict:
+    return tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+
+
 def test_the_server_refuses_uploads_over_the_apps_limit():
-    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
-    assert config["server"]["maxUploadSize"] == predictor_state.UPLOAD_LIMIT_MB == MAX_IMAGE_BYTES // 2**20
+    assert server_config()["server"]["maxUploadSize"] == predictor_state.UPLOAD_LIMIT_MB == MAX_IMAGE_BYTES // 2**20
+
+
+def test_no_full_garbage_collection_holds_back_a_clicks_chart():
+    """Streamlit's gc.collect(2) after every run held the GIL ~0.3 s before a click's chart could be sent."""
+    assert server_config()["runner"]["postScriptGC"] is False
 
 
 MARKDOWN_NAME = "**bold** [x](http://e.org) <b>y</b> :material/home: $z$.jpg"
