@@ -76,14 +76,19 @@ def world_geometry(resolution: int) -> dict[str, str]:
 
 
 def _geometries_of(cells: Sequence[str]) -> list[str]:
-    """Geometry texts of ``cells``: from the world's cached geometry when their resolution has one."""
-    if not len(cells):
-        return []
-    resolutions = {h3.get_resolution(cell) for cell in cells}
-    if len(resolutions) != 1 or (resolution := resolutions.pop()) > WORLD_MAX_RESOLUTION:
-        return geometry_texts(cells)
-    world = world_geometry(resolution)
-    return [world[cell] for cell in cells]
+    """Geometry texts of ``cells`` (of one resolution or several): from the world's cached geometry for each
+    resolution that has one, computed for finer cells."""
+    resolutions = np.array([h3.get_resolution(cell) for cell in cells], dtype=np.int64)
+    texts = np.empty(len(cells), dtype=object)
+    for resolution in np.unique(resolutions).tolist():
+        positions = np.flatnonzero(resolutions == resolution)
+        group = [cells[i] for i in positions.tolist()]
+        if resolution > WORLD_MAX_RESOLUTION:
+            texts[positions] = geometry_texts(group)
+        else:
+            world = world_geometry(resolution)
+            texts[positions] = [world[cell] for cell in group]
+    return texts.tolist()
 
 
 def hex_layer_json(cells: Sequence[str], colors: Sequence[str], tooltips: Sequence[str] | None = None) -> str:
