@@ -5,7 +5,7 @@ from streamlit_folium import st_folium
 
 from core.data.images import FORMAT_NAMES
 from core.predict import DISTRIBUTIONS, Photo, Predictor, top_k
-from geovis import app_state, browse, maps, prediction, predictor_state
+from geovis import app_state, browse, geolocation, maps, prediction, predictor_state
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
 from geovis.thumbnails import display_image
@@ -92,3 +92,4 @@ def explore(predictor: Predictor, photo: Photo | None, photo_logits, basemap: ma
 
 
 explore(predictor, photo, photo_logits, basemap)
+geolocation.photo_section(photo, predictor)

@@ -75,7 +75,7 @@ def world_geometry(resolution: int) -> dict[str, str]:
     return geometry
 
 
-def _geometries_of(cells: Sequence[str]) -> list[str]:
+def geometries_of(cells: Sequence[str]) -> list[str]:
     """Geometry texts of ``cells`` (of one resolution or several): from the world's cached geometry for each
     resolution that has one, computed for finer cells."""
     resolutions = np.array([h3.get_resolution(cell) for cell in cells], dtype=np.int64)
@@ -99,7 +99,7 @@ def hex_layer_json(cells: Sequence[str], colors: Sequence[str], tooltips: Sequen
     features = [
         '{"type":"Feature","geometry":%s,"properties":{"c":%s%s}}'
         % (geometry, json.dumps(color), "" if tooltips is None else ',"t":' + json.dumps(html_text(tooltips[i])))
-        for i, (geometry, color) in enumerate(zip(_geometries_of(cells), colors))
+        for i, (geometry, color) in enumerate(zip(geometries_of(cells), colors))
     ]
     return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
 
