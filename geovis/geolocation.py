@@ -25,6 +25,7 @@ from PIL import Image
 from streamlit_folium import st_folium
 
 from core.coords import haversine_km
+from core.hexgrid import cell_area_km2, cell_centers
 from core.data.base import GeoImageDataset
 from core.data.default_dataset import DefaultDataset
 from core.geolocate import (
@@ -45,12 +46,13 @@ REGION_MASS = 0.9
 DRAWN_MASS = 0.99
 """The heatmap draws the densest hexagons holding this share of the probability…"""
 MAX_DRAWN_CELLS = 4000
-"""…but at most this many (a weak model spreads its probability over most of the globe)."""
+"""…in as many hexagons at most: when more are needed (a model unsure of the place spreads its probability
+over much of the globe), the probabilities are summed into coarser hexagons until they fit."""
 DENSITY_DECADES = 3.0
-"""The colour scale spans this many powers of ten of probability per km² below the peak."""
+"""The colour scale spans at most this many powers of ten of probability per km² below the peak."""
 TOP_K = 5
 CANDIDATES = {"grid": "H3 grid", "gallery": "Training locations (GPS gallery)"}
-TRUE_COLOR, PLACE_COLOR, REGION_COLOR = "#ff1744", "#ffffff", "#ffea00"
+TRUE_COLOR, PLACE_COLOR, REGION_COLOR = "#ff1744", "#ffffff", "#e6007e"  # the region's magenta is not in viridis
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,10 @@ class Heatmap:
 
     hexagons: str
     region_outline: dict
+    display: Geolocation  # the distribution drawn: the result's, or summed into coarser hexagons
     drawn_cells: int
     drawn_mass: float
+    drawn_resolutions: tuple[int, int]  # coarsest and finest resolution drawn
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the geolocation model…")
@@ -148,23 +152,45 @@ def _locate(
     return _geolocator.locate_images([_image], settings.where, settings.tau, terms)[0]
 
 
-def drawn_cells(result: Geolocation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cells, probability, area km²) drawn on the heatmap: the densest holding DRAWN_MASS, at most MAX_DRAWN_CELLS."""
-    cells, probs, areas = result.cell_distribution
-    count = min(int(np.searchsorted(np.cumsum(probs), DRAWN_MASS)) + 1, MAX_DRAWN_CELLS, len(cells))
+def _densest(distribution: Geolocation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cells, probability, area km²) of the densest cells holding DRAWN_MASS of the probability, densest first."""
+    cells, probs, areas = distribution.cell_distribution
+    count = int(np.searchsorted(np.cumsum(probs), DRAWN_MASS)) + 1
     return cells[:count], probs[:count], areas[:count]
 
 
+def display_distribution(result: Geolocation) -> Geolocation:
+    """``result``'s probabilities per cell, summed into coarser hexagons (each cell into its ancestor at one
+    resolution lower, then lower…) until the densest holding DRAWN_MASS are at most MAX_DRAWN_CELLS."""
+    cells, probs, areas = result.cell_distribution
+    resolutions = np.array([h3.get_resolution(cell) for cell in cells.tolist()])
+    resolution = int(resolutions.max())
+    display = result if result.kind == "grid" else Geolocation("grid", cell_centers(cells), probs, cells, areas, resolution)
+    while len(_densest(display)[0]) > MAX_DRAWN_CELLS and resolution > 0:
+        resolution -= 1
+        parents = [h3.cell_to_parent(c, resolution) if r > resolution else c for c, r in zip(cells.tolist(), resolutions.tolist())]
+        cells, inverse = np.unique(np.array(parents), return_inverse=True)
+        probs = np.bincount(inverse, weights=probs, minlength=len(cells))
+        resolutions = np.array([h3.get_resolution(cell) for cell in cells.tolist()])
+        display = Geolocation("grid", cell_centers(cells), probs, cells, cell_area_km2(cells), resolution)
+    return display
+
+
 def heatmap(result: Geolocation) -> Heatmap:
-    """The hexagons coloured by probability per km² (viridis, log scale over DENSITY_DECADES) and the outline of
-    the 90 % credible region."""
-    cells, probs, areas = drawn_cells(result)
+    """The densest hexagons of :func:`display_distribution` coloured by probability per km² (viridis, log scale over
+    the drawn range, at most DENSITY_DECADES) and the outline of its 90 % credible region."""
+    display = display_distribution(result)
+    cells, probs, areas = _densest(display)
     density = np.maximum(probs / areas, 1e-300)
     peak = float(density.max())
-    colors = sequential_colors(density, vmin=peak * 10**-DENSITY_DECADES, vmax=peak, log=True)
+    colors = sequential_colors(density, vmin=max(float(density.min()), peak * 10**-DENSITY_DECADES), vmax=peak, log=True)
     tooltips = [f"P = {p:.2%} in this hexagon (resolution {h3.get_resolution(c)})" for p, c in zip(probs.tolist(), cells)]
-    outline = region_outline(result.credible_region(REGION_MASS).tolist())
-    return Heatmap(hex_layer_json(cells.tolist(), colors, tooltips), outline, len(cells), float(probs.sum()))
+    outline = region_outline(display.credible_region(REGION_MASS).tolist())
+    resolutions = [h3.get_resolution(cell) for cell in cells.tolist()]
+    return Heatmap(
+        hex_layer_json(cells.tolist(), colors, tooltips), outline, display, len(cells), float(probs.sum()),
+        (min(resolutions), max(resolutions)),
+    )
 
 
 def region_outline(cells: list[str]) -> dict:
@@ -234,18 +260,19 @@ def show_result(result: Geolocation, heat: Heatmap, truth: tuple[float, float] |
             world, key=f"{key}_map", height=430, use_container_width=True, returned_objects=[],
             feature_group_to_add=_markers(result, heat, truth),
         )
-    area = result.credible_area_km2(REGION_MASS)
+    display, (coarsest, finest) = heat.display, heat.drawn_resolutions
     st.caption(
-        f"P(x | I) over {len(result.probs):,} {'hexagons' if result.kind == 'grid' else 'training locations'}: the "
-        f"{heat.drawn_cells:,} densest hexagons ({heat.drawn_mass:.0%} of the probability) coloured by probability per "
-        f"km² (log scale, yellow = most likely); yellow outline: the {REGION_MASS:.0%} credible region "
-        f"({len(result.credible_region(REGION_MASS)):,} hexagons, {area:,.0f} km²); white dots: the top {TOP_K} places."
+        f"P(x | I) over {len(result.probs):,} {'hexagons' if result.kind == 'grid' else 'training locations'}, drawn "
+        f"in hexagons of resolution {coarsest if coarsest == finest else f'{coarsest}–{finest}'}: the {heat.drawn_cells:,} densest "
+        f"({heat.drawn_mass:.0%} of the probability) coloured by probability per km² (log scale, yellow = most likely); "
+        f"magenta outline: the {REGION_MASS:.0%} credible region ({len(display.credible_region(REGION_MASS)):,} "
+        f"hexagons, {display.credible_area_km2(REGION_MASS):,.0f} km²); white dots: the top {TOP_K} places."
     )
     if truth is not None:
         best = result.top(1)[0]
         top1_km = float(haversine_km([best.lon, best.lat], truth))
         mean_km = float(haversine_km(result.weighted_mean(), truth))
-        inside = result.region_contains(truth, REGION_MASS)
+        inside = display.region_contains(truth, REGION_MASS)
         columns = st.columns(3)
         columns[0].metric("Error of the top place", f"{top1_km:,.0f} km")
         columns[1].metric("Error of the weighted mean", f"{mean_km:,.0f} km")

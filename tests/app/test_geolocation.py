@@ -12,7 +12,7 @@ from core.geolocate import Geolocator
 from core.places import nearest_places
 from core.predict import read_photo
 from core.train.runner import run
-from geovis import app_state
+from geovis import app_state, geolocation
 from tests.app.apptest import ok, open_page
 from tests.data.fixtures import jpeg_with_gps_bytes, photo_bytes
 from tests.test_predict import tiny_config
@@ -62,7 +62,7 @@ def test_a_photo_without_gps_shows_where_it_was_taken(geolocation_runs, pretrain
     assert places["country"][0] == city.country_code and places["nearest city"][0].startswith(city.name)
     drawn = geolocation_map(at)
     assert drawn["script"].count('"properties":{"c":') > 100, "the heatmap's hexagons"
-    assert "#ffea00" in drawn["feature_group"], "the 90 % region outlined"
+    assert geolocation.REGION_COLOR in drawn["feature_group"], "the 90 % region outlined"
     assert "true position" not in drawn["feature_group"]
     assert any("90% credible region" in c.value for c in at.caption)
     assert not [m for m in at.metric if m.label == "Error of the top place"], "no truth, no error"

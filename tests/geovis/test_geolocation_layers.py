@@ -42,8 +42,22 @@ def test_the_heatmap_draws_the_densest_cells_and_outlines_the_90_percent_region(
     assert features[0]["properties"]["t"] == f"P = {100 / 118:.2%} in this hexagon (resolution 2)"
     region = shape(heat.region_outline)
     assert region.contains(shapely.Point(*cell_centers(cells[:1])[0]))
+    assert heat.drawn_resolutions == (2, 2) and heat.display is result
+
+
+def test_a_spread_out_distribution_is_drawn_in_coarser_hexagons_that_keep_its_probability(monkeypatch):
+    parent = h3.latlng_to_cell(10.0, 20.0, 1)
+    cells = sorted(h3.cell_to_children(parent, 3))  # 49 cells of one resolution-1 cell
+    other = h3.latlng_to_cell(-30.0, -60.0, 3)
+    result = grid_result([*cells, other], [1.0] * len(cells) + [49.0])
     monkeypatch.setattr(geolocation, "MAX_DRAWN_CELLS", 5)
-    assert geolocation.heatmap(result).drawn_cells == 5
+    display = geolocation.display_distribution(result)
+    assert display.resolution == 1 and len(display.cells) == 2, "50 cells, then 8 at resolution 2, do not fit in 5"
+    assert dict(zip(display.cells.tolist(), display.probs.tolist())) == pytest.approx({parent: 0.5, h3.cell_to_parent(other, 1): 0.5})
+    np.testing.assert_allclose(display.areas, [h3.cell_area(str(c)) for c in display.cells])
+    heat = geolocation.heatmap(result)
+    assert heat.drawn_cells == 2 and heat.drawn_resolutions == (1, 1)
+    assert heat.display.region_contains((20.0, 10.0)) and shape(heat.region_outline).contains(shapely.Point(20.0, 10.0))
 
 
 def test_the_places_table_names_the_nearest_city_and_the_error():
