@@ -25,13 +25,13 @@ from PIL import Image
 from streamlit_folium import st_folium
 
 from core.coords import haversine_km
-from core.hexgrid import cell_area_km2, cell_centers
 from core.data.base import GeoImageDataset
 from core.data.default_dataset import DefaultDataset
 from core.geolocate import (
     GEOLOCATION_STAGE, MAX_FULL_RESOLUTION, MAX_RESOLUTION, TAU_RANGE, ClassCondition, GallerySpec, Geolocation,
     GeolocationError, Geolocator, GridSpec,
 )
+from core.hexgrid import cell_area_km2, cell_centers
 from core.places import nearest_places
 from core.predict import Photo, Predictor, usable_runs
 from core.train.records import RunRecord
@@ -168,7 +168,10 @@ def display_distribution(result: Geolocation) -> Geolocation:
     display = result if result.kind == "grid" else Geolocation("grid", cell_centers(cells), probs, cells, areas, resolution)
     while len(_densest(display)[0]) > MAX_DRAWN_CELLS and resolution > 0:
         resolution -= 1
-        parents = [h3.cell_to_parent(c, resolution) if r > resolution else c for c, r in zip(cells.tolist(), resolutions.tolist())]
+        parents = [
+            h3.cell_to_parent(cell, resolution) if own > resolution else cell
+            for cell, own in zip(cells.tolist(), resolutions.tolist())
+        ]
         cells, inverse = np.unique(np.array(parents), return_inverse=True)
         probs = np.bincount(inverse, weights=probs, minlength=len(cells))
         resolutions = np.array([h3.get_resolution(cell) for cell in cells.tolist()])
@@ -261,9 +264,10 @@ def show_result(result: Geolocation, heat: Heatmap, truth: tuple[float, float] |
             feature_group_to_add=_markers(result, heat, truth),
         )
     display, (coarsest, finest) = heat.display, heat.drawn_resolutions
+    resolutions = str(coarsest) if coarsest == finest else f"{coarsest}–{finest}"
     st.caption(
         f"P(x | I) over {len(result.probs):,} {'hexagons' if result.kind == 'grid' else 'training locations'}, drawn "
-        f"in hexagons of resolution {coarsest if coarsest == finest else f'{coarsest}–{finest}'}: the {heat.drawn_cells:,} densest "
+        f"in hexagons of resolution {resolutions}: the {heat.drawn_cells:,} densest "
         f"({heat.drawn_mass:.0%} of the probability) coloured by probability per km² (log scale, yellow = most likely); "
         f"magenta outline: the {REGION_MASS:.0%} credible region ({len(display.credible_region(REGION_MASS)):,} "
         f"hexagons, {display.credible_area_km2(REGION_MASS):,.0f} km²); white dots: the top {TOP_K} places."
@@ -308,7 +312,7 @@ def photo_section(photo: Photo | None, predictor: Predictor | None = None) -> No
         return
     st.header(TITLE)
     if photo.lonlat is not None and not st.toggle("Geolocate the photo as if it had no GPS position", key="geolocate_photo"):
-        return
+        return  # the photo says where it was taken: geolocate it only when asked
     _section(photo.digest, lambda _geolocator: photo.image, photo.lonlat, "predict_geolocation", predictor)
 
 

@@ -78,7 +78,8 @@ def test_features_that_encode_the_location_are_geolocated_within_one_cell(geoloc
         best = result.top(5)
         assert h3.get_resolution(best[0].cell) == where.resolution, "the top place is at the chosen resolution"
         assert within_one_cell(best[0].cell, point), (point, best[0])
-        assert [p.probability / h3.cell_area(p.cell) for p in best] == sorted((p.probability / h3.cell_area(p.cell) for p in best), reverse=True)
+        densities = [p.probability / h3.cell_area(p.cell) for p in best]
+        assert densities == sorted(densities, reverse=True)
         for mass in (0.5, 0.9):
             region = result.credible_region(mass)
             assert best[0].cell in region, "the credible region holds the top place"
@@ -107,7 +108,8 @@ def test_refinement_keeps_the_probability_of_every_coarse_cell(geolocator):
     for before, after in zip(coarse, refined):
         assert after.probs.sum() == pytest.approx(1.0)
         resolutions = np.array([h3.get_resolution(c) for c in after.cells])
-        assert set(resolutions.tolist()) == {2, 3, 4} and (resolutions == 2).sum() == len(before.cells) - 20, "20 cells split per level"
+        assert set(resolutions.tolist()) == {2, 3, 4}
+        assert (resolutions == 2).sum() == len(before.cells) - 20, "20 cells split per level"
         parents = np.array([h3.cell_to_parent(c, 2) if h3.get_resolution(c) > 2 else c for c in after.cells])
         mass = {cell: 0.0 for cell in before.cells.tolist()}
         for parent, p in zip(parents.tolist(), after.probs.tolist()):

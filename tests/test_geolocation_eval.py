@@ -16,7 +16,8 @@ from core.train.runner import run
 from tests.test_geolocate import exact_data, write_exact_run
 from tests.test_predict import tiny_config, tiny_feature_data
 
-PARIS, LONDON, VERSAILLES, MADRID, NEW_YORK = [2.3522, 48.8566], [-0.1278, 51.5074], [2.1301, 48.8049], [-3.7038, 40.4168], [-74.006, 40.7128]
+PARIS, LONDON, VERSAILLES = [2.3522, 48.8566], [-0.1278, 51.5074], [2.1301, 48.8049]
+MADRID, NEW_YORK = [-3.7038, 40.4168], [-74.006, 40.7128]
 
 
 def test_haversine_gives_the_reference_distances_of_known_city_pairs():
@@ -67,17 +68,20 @@ def tiny_pretrain(tmp_path_factory):
     """A tiny CSP pre-training run on the small default dataset, and that data."""
     base = tmp_path_factory.getbasetemp() / "predict-tiny-data"
     _, data = tiny_feature_data(base)
-    run_dir = run(tiny_config("pretrain"), tmp_path_factory.mktemp("geolocate-runs") / "20250101-000002-pretrain-cccccc", data=data).run_dir
+    run_dir = tmp_path_factory.mktemp("geolocate-runs") / "20250101-000002-pretrain-cccccc"
+    run(tiny_config("pretrain"), run_dir, data=data)
     return run_dir, data
 
 
 def test_the_command_line_prints_and_writes_the_table(tiny_pretrain, tmp_path, monkeypatch, capsys):
     run_dir, data = tiny_pretrain
     monkeypatch.setattr(geolocate, "load_feature_data", lambda config, progress=None: data)
-    assert main(["geolocate", "--run", str(run_dir), "--split", "test", "--limit", "40", "--resolution", "2", "--out", str(tmp_path)]) == 0
+    arguments = ["--run", str(run_dir), "--split", "test", "--limit", "40", "--resolution", "2", "--out", str(tmp_path)]
+    assert main(["geolocate", *arguments]) == 0
     out = capsys.readouterr().out
     assert "Geolocation of 40 test images, run 20250101-000002-pretrain-cccccc" in out and "grid resolution 2" in out
-    for method in ("CSP grid · top-1", "CSP grid · weighted mean", "CSP gallery · top-1", "image nearest neighbour (Im2GPS)", "density mode"):
+    methods = ("CSP grid · top-1", "CSP grid · weighted mean", "CSP gallery · top-1", "image nearest neighbour (Im2GPS)", "density mode")
+    for method in methods:
         assert f"| {method} |" in out
     assert (tmp_path / "geolocation-test.md").read_text() in out
     assert list(pd.read_csv(tmp_path / "geolocation-test.csv")["method"])[-1] == "image nearest neighbour (Im2GPS)"

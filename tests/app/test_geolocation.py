@@ -14,7 +14,7 @@ from core.predict import read_photo
 from core.train.runner import run
 from geovis import app_state, geolocation
 from tests.app.apptest import ok, open_page
-from tests.data.fixtures import jpeg_with_gps_bytes, photo_bytes
+from tests.data.fixtures import jpeg_with_gps_bytes, photo_bytes, truncated_jpeg_bytes
 from tests.test_predict import tiny_config
 
 PREDICT = "app_pages/predict.py"
@@ -119,3 +119,10 @@ def test_browse_puts_a_sample_on_the_map(geolocation_runs, monkeypatch):
     [places] = [frame.value for frame in at.dataframe]
     assert list(places.columns) == [*COLUMNS, "error km"]
     assert "true position" in geolocation_map(at)["feature_group"]
+
+
+def test_a_corrupt_photo_gets_the_existing_clear_error_and_no_geolocation(geolocation_runs):
+    at = upload(open_page(PREDICT), "cut.jpg", truncated_jpeg_bytes())
+    [error] = at.error
+    assert "cut.jpg" in error.value and "the image data is truncated" in error.value
+    assert "Where was this taken?" not in [h.value for h in at.header] and not at.dataframe
