@@ -82,7 +82,7 @@ def explore(dataset: GeoImageDataset, layer: browse.SampleLayer, region: region_
             for position, (caption, image) in enumerate(views):
                 columns[position % len(columns)].image(image, caption=caption)
         st.table(pd.DataFrame({"value": metadata}))
-        geolocation.sample_section(dataset, index)
+    geolocation.sample_section(dataset, index)
 
 
 explore(dataset, layer, region, basemap)

@@ -24,6 +24,12 @@ cached candidate set are cached too):
 - :class:`ClassCondition`, P(y | x) of a fine-tuned location classifier for a class y the user picks:
   P(x | I, y) ∝ P(I, y | x) P(x) ≈ P(I | x) P(y | x) P(x) ∝ P(x | I) · P(y | x), assuming the photo and
   its class independent given the place (the same assumption as the CSP fusion P(y | I, x)).
+- :class:`ImageMarginal` (``locate(..., normalise=True)``), −log Z(x) with Z(x) the mean of
+  exp(cos(e(x), g(f(I'))) / τ) over a seeded sample of training images I'. CSP's in-batch loss is a
+  softmax over *images* for each location, so exp(logit) / Z(x) estimates P(I | x) / P(I), and Bayes' rule
+  gives P(x | I) ∝ P(I | x) P(x): the logits minus log Z(x). Without it, a few places whose embedding
+  matches most photos ("hubs") take the top rank for most photos (measured on the default dataset: 12
+  distinct top-1 cells for 600 test photos, 98 with the correction).
 
 Places are ranked by probability density (probability / cell area), so fine cells at the peak come
 before coarse cells around it; a credible region is the smallest-area set of cells, taken in that
@@ -75,6 +81,8 @@ REFINE_MASS = 0.99
 """Refinement splits the best cells until they hold this share of the finest level's probability."""
 PRIOR_RESOLUTION = 2
 """H3 resolution at which :class:`DensityPrior` counts training places (cells of about 86 000 km²)."""
+MARGINAL_IMAGES = 2048
+"""Training images sampled to estimate :class:`ImageMarginal`'s Z(x)."""
 CREDIBLE_MASSES = (0.5, 0.9)
 _OTHER_RUNS = {
     "finetune": "a fine-tuned location classifier",
@@ -220,6 +228,24 @@ class ClassCondition:
             for start in range(0, len(lonlat), batch_size)
         ]
         return torch.cat(parts).double().numpy()
+
+
+@dataclass(frozen=True)
+class ImageMarginal:
+    """−log Z(x), Z(x) = mean over sampled training images of exp(cos(e(x), g(f)) / ``tau``) (see the module docstring)."""
+
+    embed_locations: Callable[[np.ndarray], torch.Tensor] = field(repr=False)
+    image_embeddings: torch.Tensor = field(repr=False)  # normalised g(f) of the sampled training images [K, D]
+    tau: float
+    key: Hashable
+
+    @torch.no_grad()
+    def __call__(self, lonlat: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        parts = [
+            torch.logsumexp(self.embed_locations(lonlat[start : start + batch_size]) @ self.image_embeddings.T / self.tau, dim=1)
+            for start in range(0, len(lonlat), batch_size)
+        ]
+        return -(torch.cat(parts).double().numpy() - math.log(len(self.image_embeddings)))
 
 
 @dataclass(frozen=True)
@@ -459,6 +485,17 @@ class Geolocator:
                 self._prior = DensityPrior.from_lonlat(self.train_lonlat, name=str(self.run_dir))
             return self._prior
 
+    def image_marginal(self, tau: float, n_images: int = MARGINAL_IMAGES, seed: int = 0) -> ImageMarginal:
+        """:class:`ImageMarginal` at temperature ``tau`` over a seeded sample of ``n_images`` training images."""
+
+        def sample() -> torch.Tensor:
+            train = self.data.indices("train")
+            chosen = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n_images]]
+            return self.image_embeddings(self.data.features[chosen])
+
+        images = self._cached(("marginal images", n_images, seed), sample)
+        return ImageMarginal(self.location_embeddings, images, tau, ("image marginal", str(self.run_dir), tau, n_images, seed))
+
     def _cached(self, key: tuple, build: Callable[[], T]) -> T:
         """``build()``, computed once per ``key`` (the lock is held: concurrent callers wait rather than repeat it)."""
         with self._lock:
@@ -507,9 +544,13 @@ class Geolocator:
         where: GridSpec | GallerySpec = GridSpec(),
         tau: float | None = None,
         terms: Sequence[LocationTerm] = (),
+        normalise: bool = False,
     ) -> list[Geolocation]:
-        """P(x | I) (times the ``terms``) of each row of image features ``[B, F]``, one :class:`Geolocation` each."""
+        """P(x | I) (times the ``terms``; ``normalise``: divided by the image marginal Z(x), see
+        :class:`ImageMarginal`) of each row of image features ``[B, F]``, one :class:`Geolocation` each."""
         tau = check_tau(self.tau if tau is None else tau)
+        if normalise:
+            terms = [*terms, self.image_marginal(tau)]
         if isinstance(where, GallerySpec) and any(isinstance(term, DensityPrior) for term in terms):
             raise GeolocationError(
                 "the density prior applies to grid candidates: a gallery of training places already follows their density"
@@ -537,9 +578,10 @@ class Geolocator:
         where: GridSpec | GallerySpec = GridSpec(),
         tau: float | None = None,
         terms: Sequence[LocationTerm] = (),
+        normalise: bool = False,
     ) -> list[Geolocation]:
         """:meth:`locate` of RGB images, encoded by the run's image encoder."""
-        return self.locate(self.encode_images(images), where, tau, terms)
+        return self.locate(self.encode_images(images), where, tau, terms, normalise)
 
     @torch.no_grad()
     def _refine(

@@ -3,7 +3,8 @@
 For each image of a split of the run's dataset, the great-circle (haversine) distance from its true
 location to:
 - ``CSP grid · top-1`` / ``CSP grid · weighted mean``: the most likely place of P(x | I) over the H3 grid,
-  and the probability-weighted spherical mean of the grid's places;
+  and the probability-weighted spherical mean of the grid's places; ``CSP grid ÷ Z(x)``: the same with
+  each place's logit corrected by the image marginal (:class:`core.geolocate.ImageMarginal`);
 - ``CSP gallery · top-1`` / ``· weighted mean``: the same with the training locations as candidates;
 and, as baselines:
 - ``random point on the sphere`` (uniform on its area) and ``random training location`` (seeded);
@@ -111,13 +112,13 @@ def density_mode(train_lonlat: np.ndarray, resolution: int = PRIOR_RESOLUTION) -
 
 def _csp_errors(
     geolocator: Geolocator, features: torch.Tensor, truth: np.ndarray, where: GridSpec | GallerySpec,
-    tau: float | None, terms: list[LocationTerm], batch_size: int, report: Callable[[int], None],
+    tau: float | None, terms: list[LocationTerm], normalise: bool, batch_size: int, report: Callable[[int], None],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Errors in km of the top-1 place and of the weighted mean for each image, and whether the true place
     lies in the credible region."""
     top1, mean, inside = np.empty(len(features)), np.empty(len(features)), np.empty(len(features), dtype=bool)
     for start in range(0, len(features), batch_size):
-        results = geolocator.locate(features[start : start + batch_size], where, tau, terms)
+        results = geolocator.locate(features[start : start + batch_size], where, tau, terms, normalise)
         stop = start + len(results)
         best = np.array([[place.lon, place.lat] for place in (result.top(1)[0] for result in results)])
         centres = np.array([result.weighted_mean() for result in results])
@@ -164,18 +165,20 @@ def evaluate_geolocation(
     truth = data.lonlat[indices].numpy().astype(np.float64)
     features = data.features[indices]
     n = len(indices)
-    passes = 2 if gallery else 1
 
     rows: dict[str, dict[str, float]] = {}
     terms = [geolocator.density_prior()] if prior else []
-    candidates: list[tuple[str, GridSpec | GallerySpec, list[LocationTerm]]] = [("CSP grid", grid, terms)]
+    candidates: list[tuple[str, GridSpec | GallerySpec, list[LocationTerm], bool]] = [
+        ("CSP grid", grid, terms, False), ("CSP grid ÷ Z(x)", grid, terms, True),
+    ]
     if gallery:
-        candidates.append(("CSP gallery", GallerySpec(grid.resolution), []))
-    for position, (name, where, extra) in enumerate(candidates):
+        candidates.append(("CSP gallery", GallerySpec(grid.resolution), [], False))
+    passes = len(candidates)
+    for position, (name, where, extra, normalise) in enumerate(candidates):
         def done_images(done: int, position: int = position, name: str = name) -> None:
             report((position + done / n) / (passes + 1), f"{name}: {done} of {n} images")
 
-        top1, mean, inside = _csp_errors(geolocator, features, truth, where, tau, extra, batch_size, done_images)
+        top1, mean, inside = _csp_errors(geolocator, features, truth, where, tau, extra, normalise, batch_size, done_images)
         rows[f"{name} · top-1"] = error_summary(top1, in_region=inside)
         rows[f"{name} · weighted mean"] = error_summary(mean, in_region=inside)
 

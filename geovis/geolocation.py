@@ -1,8 +1,9 @@
 """"Where was this taken?" in the app: a photo (Predict) or a dataset sample (Browse) geolocated by a CSP run.
 
 The section picks a CSP pre-training run and the candidates (the H3 grid at a resolution, or the run's
-training locations as a GPS gallery), τ, the density prior and — on Predict, with the page's location model
-P(y | x) — a class, then shows P(x | I) as a heatmap over H3 hexagons (probability per km², log scale, drawn
+training locations as a GPS gallery), τ, the density prior, the image-marginal correction (on by default, see
+:class:`core.geolocate.ImageMarginal`) and — on Predict, with the page's location model P(y | x) — a class,
+then shows P(x | I) as a heatmap over H3 hexagons (probability per km², log scale, drawn
 with :mod:`geovis.hex_layer`), the 90 % credible region outlined, the top-5 places with their nearest GeoNames
 city and country and, when the true position is known, that position and the errors in km.
 
@@ -64,6 +65,7 @@ class Settings:
     resolution: int = MAX_FULL_RESOLUTION
     tau: float = 0.1
     prior: bool = False
+    normalise: bool = True
     class_index: int | None = None
     class_run: str | None = None  # the location model whose P(y | x) conditions on the class
 
@@ -95,8 +97,8 @@ def _run_label(record: RunRecord) -> str:
     return f"{record.name} · {data.get('dataset', '?')} · {data.get('image_encoder', '?')} · {objective}"
 
 
-def choose_settings(key: str, predictor: Predictor | None = None, columns: int = 4) -> tuple[Settings, Geolocator] | None:
-    """The section's widgets, in ``columns`` columns; None (with a message in the page) while no usable CSP run exists."""
+def choose_settings(key: str, predictor: Predictor | None = None) -> tuple[Settings, Geolocator] | None:
+    """The section's widgets; None (with a message in the page) while no usable CSP run exists."""
     runs = usable_runs(GEOLOCATION_STAGE)
     if not runs:
         st.info(
@@ -105,8 +107,7 @@ def choose_settings(key: str, predictor: Predictor | None = None, columns: int =
             "image projection. Train one on the **Pre-train** page."
         )
         return None
-    cells = st.columns(columns)
-    run_col, where_col, resolution_col, tau_col = (cells[i % columns] for i in range(4))
+    run_col, where_col, resolution_col, tau_col = st.columns(4)
     run = run_col.selectbox("Geolocation model (CSP pre-training run)", runs, format_func=_run_label, key=f"{key}_run")
     try:
         geolocator = _geolocator(str(run.run_dir))
@@ -123,9 +124,15 @@ def choose_settings(key: str, predictor: Predictor | None = None, columns: int =
         "Temperature τ", min_value=TAU_RANGE[0], max_value=TAU_RANGE[1], value=geolocator.tau, format="%.4f",
         key=f"{key}_tau_{run.name}", help="Logits are cos(e(x), g(f)) / τ: smaller τ, sharper P(x | I). Default: the run's τ.",
     )
-    prior = st.checkbox(
+    prior_col, normalise_col = st.columns(2)
+    prior = prior_col.checkbox(
         "Weight by where the training photos are (density prior P(x))", key=f"{key}_prior", disabled=candidates == "gallery",
         help="Grid only: a gallery of training locations already follows their density.",
+    )
+    normalise = normalise_col.checkbox(
+        "Discount places that match every photo (÷ Z(x))", value=True, key=f"{key}_normalise",
+        help="CSP is trained to pick the photo for a place, P(I | x); dividing by how well each place matches photos in "
+        "general, Z(x), turns that into P(x | I) (Bayes' rule) and keeps a few 'hub' places from topping every photo.",
     )
     class_index = class_run = None
     if predictor is not None:
@@ -137,7 +144,7 @@ def choose_settings(key: str, predictor: Predictor | None = None, columns: int =
         )
         class_run = str(predictor.location_run) if class_index is not None else None
     prior = prior and candidates == "grid"
-    settings = Settings(str(run.run_dir), candidates, resolution, tau, prior, class_index, class_run)
+    settings = Settings(str(run.run_dir), candidates, resolution, tau, prior, normalise, class_index, class_run)
     return settings, geolocator
 
 
@@ -149,7 +156,7 @@ def _locate(
     terms = [_geolocator.density_prior()] if settings.prior else []
     if settings.class_index is not None and _predictor is not None:
         terms.append(ClassCondition(_predictor, settings.class_index))
-    return _geolocator.locate_images([_image], settings.where, settings.tau, terms)[0]
+    return _geolocator.locate_images([_image], settings.where, settings.tau, terms, settings.normalise)[0]
 
 
 def _densest(distribution: Geolocation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -290,10 +297,9 @@ def _section(
     truth: tuple[float, float] | None,
     key: str,
     predictor: Predictor | None = None,
-    columns: int = 4,
 ) -> None:
     """Settings, then the result of the image ``image_source(geolocator)`` gives (cached under ``image_key``)."""
-    chosen = choose_settings(key, predictor, columns)
+    chosen = choose_settings(key, predictor)
     if chosen is None:
         return
     settings, geolocator = chosen
@@ -329,5 +335,5 @@ def sample_section(dataset: GeoImageDataset, index: int) -> None:
     _section(
         f"{app_state.active_dataset_key()}:{index}",
         lambda geolocator: sample_image(dataset, index, geolocator.config.data.view),
-        truth, "browse_geolocation", columns=2,
+        truth, "browse_geolocation",
     )

@@ -163,6 +163,21 @@ def test_a_class_condition_multiplies_p_x_given_i_by_p_y_given_x(geolocator):
         ClassCondition(NorthernClassifier(), 2)
 
 
+def test_the_image_marginal_divides_each_place_by_how_well_it_matches_training_photos(geolocator):
+    features = exact_features(np.array([[0.0, 0.0], [100.0, 45.0]]))
+    plain = geolocator.locate(features, GridSpec(1), tau=0.5)
+    normalised = geolocator.locate(features, GridSpec(1), tau=0.5, normalise=True)
+    train = geolocator.data.indices("train")  # fewer than MARGINAL_IMAGES: every training photo is in the sample
+    similarity = geolocator.location_embeddings(plain[0].lonlat) @ geolocator.image_embeddings(geolocator.data.features[train]).T
+    z = torch.exp(similarity.double() / 0.5).mean(1).numpy()
+    for before, after in zip(plain, normalised):
+        expected = before.probs / z
+        np.testing.assert_allclose(after.probs, expected / expected.sum(), rtol=1e-4)
+    marginal = geolocator.image_marginal(0.5)
+    assert marginal.key != geolocator.image_marginal(0.25).key, "Z(x) depends on τ: cached per τ"
+    np.testing.assert_allclose(marginal(plain[0].lonlat[:3]), -np.log(z[:3]), rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("stage", "kind"),
     [("finetune", "a fine-tuned location classifier"), ("image_classifier", "an image classifier"), ("moco", "a MoCo image backbone")],

@@ -54,9 +54,9 @@ def test_a_photo_without_gps_shows_where_it_was_taken(geolocation_runs, pretrain
     assert at.selectbox(key="predict_geolocation_run").value.run_dir == pretrain_run
     [places] = [frame.value for frame in at.dataframe]
     assert list(places.columns) == COLUMNS and list(places["rank"]) == [1, 2, 3, 4, 5]
-    geolocator = Geolocator(pretrain_run)
+    geolocator = Geolocator(pretrain_run, data=geolocation_runs.data)
     image = read_photo(photo_bytes("PNG", size=(64, 48))).image
-    expected = geolocator.locate_images([image])[0].top(5)
+    expected = geolocator.locate_images([image], normalise=True)[0].top(5)
     assert list(places["latitude"]) == [round(p.lat, 3) for p in expected]
     city, _ = nearest_places([[expected[0].lon, expected[0].lat]])[0]
     assert places["country"][0] == city.country_code and places["nearest city"][0].startswith(city.name)
@@ -82,8 +82,11 @@ def test_a_geotagged_photo_is_geolocated_behind_a_toggle_with_its_errors(geoloca
 def test_the_gallery_the_prior_and_a_class_change_the_places(geolocation_runs):
     at = upload(open_page(PREDICT), "plain.png", photo_bytes("PNG", size=(64, 48)), "image/png")
     grid = at.dataframe[0].value
+    at = ok(at.checkbox(key="predict_geolocation_normalise").uncheck().run())
+    plain = at.dataframe[0].value
+    assert not at.error and not plain.equals(grid), "the image-marginal correction (on by default) moves the places"
     at = ok(at.checkbox(key="predict_geolocation_prior").check().run())
-    assert not at.error and not at.dataframe[0].value.equals(grid)
+    assert not at.error and not at.dataframe[0].value.equals(plain)
     at = ok(at.selectbox(key="predict_geolocation_class").set_value(1).run())
     assert not at.error and len(at.dataframe[0].value) == 5
     at = ok(at.radio(key="predict_geolocation_candidates").set_value("gallery").run())
