@@ -83,7 +83,6 @@ PRIOR_RESOLUTION = 2
 """H3 resolution at which :class:`DensityPrior` counts training places (cells of about 86 000 km²)."""
 MARGINAL_IMAGES = 2048
 """Training images sampled to estimate :class:`ImageMarginal`'s Z(x)."""
-CREDIBLE_MASSES = (0.5, 0.9)
 _OTHER_RUNS = {
     "finetune": "a fine-tuned location classifier",
     "image_classifier": "an image classifier",

@@ -10,8 +10,8 @@ from core import geolocate
 from core.__main__ import main
 from core.coords import haversine_km
 from core.geolocate import Geolocator, GridSpec
-from core.hexgrid import cell_centers, cells_of
 from core.geolocation_eval import THRESHOLDS_KM, density_mode, error_summary, evaluate_geolocation, nearest_neighbour_locations
+from core.hexgrid import cell_centers, cells_of
 from core.train.runner import run
 from tests.test_geolocate import exact_data, write_exact_run
 from tests.test_predict import tiny_config, tiny_feature_data
