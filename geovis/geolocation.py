@@ -1,4 +1,5 @@
-""""Where was this taken?" in the app: a photo (Predict) or a dataset sample (Browse) geolocated by a CSP run.
+""""Where was this taken?" in the app: a photo (Predict) or a dataset sample (Browse, through
+:mod:`geovis.sample_geolocation`) geolocated by a CSP run.
 
 The section picks a CSP pre-training run and the candidates (the H3 grid at a resolution, or the run's
 training locations as a GPS gallery), τ, the density prior, the image-marginal correction (on by default, see
@@ -328,9 +329,8 @@ def sample_image(dataset: GeoImageDataset, index: int, view: str) -> Image.Image
 
 
 def sample_section(dataset: GeoImageDataset, index: int) -> None:
-    """Browse: behind a toggle, where the model would put the sample, its own position as the truth."""
-    if not st.toggle("Where would the model put this sample?", key="browse_geolocate"):
-        return
+    """Browse (behind the toggle of :mod:`geovis.sample_geolocation`): where the model would put the sample, its
+    own position as the truth."""
     truth = tuple(float(v) for v in dataset.lonlat[index]) if dataset.has_location[index] else None
     _section(
         f"{app_state.active_dataset_key()}:{index}",

@@ -3,6 +3,10 @@ top-5 places; a geotagged one behind a toggle, with its errors; Browse puts a sa
 run the section says which run to train."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -129,3 +133,16 @@ def test_a_corrupt_photo_gets_the_existing_clear_error_and_no_geolocation(geoloc
     [error] = at.error
     assert "cut.jpg" in error.value and "the image data is truncated" in error.value
     assert "Where was this taken?" not in [h.value for h in at.header] and not at.dataframe
+
+
+def test_browse_loads_torch_and_the_models_only_when_the_toggle_is_switched_on():
+    script = (
+        "import sys\n"
+        "from geovis import imports\n"
+        "imports.import_script_dependencies('app_pages/browse.py')\n"
+        "assert 'torch' not in sys.modules and 'geovis.geolocation' not in sys.modules, 'Browse pulls in the models'\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=180,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    assert result.returncode == 0, result.stderr[-2000:]
