@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data.base import GeoImageDataset
-from geovis import app_state, browse, maps, region_picker
+from geovis import app_state, browse, maps, region_picker, sample_geolocation
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
 
@@ -82,6 +82,7 @@ def explore(dataset: GeoImageDataset, layer: browse.SampleLayer, region: region_
             for position, (caption, image) in enumerate(views):
                 columns[position % len(columns)].image(image, caption=caption)
         st.table(pd.DataFrame({"value": metadata}))
+    sample_geolocation.toggle_section(dataset, index)
 
 
 explore(dataset, layer, region, basemap)

@@ -6,7 +6,7 @@ from streamlit_folium import st_folium
 from core.data.images import FORMAT_NAMES
 from core.predict import DISTRIBUTIONS, Photo, top_k
 from core.train.records import RunRecord
-from geovis import app_state, browse, map_clicks, maps, prediction, predictor_state
+from geovis import app_state, browse, geolocation, map_clicks, maps, prediction, predictor_state
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
 from geovis.thumbnails import display_image
@@ -97,3 +97,4 @@ def explore(runs: tuple[RunRecord, RunRecord | None], photo: Photo | None, photo
 
 
 explore(runs, photo, photo_logits, basemap)
+geolocation.photo_section(photo, predictor_state.load_predictor(*runs) if photo is not None else None)

@@ -1,4 +1,4 @@
-"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep``.
+"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate``.
 
 Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
 training commands run data-parallel (DDP).
@@ -48,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="test metrics of a location classifier, an image classifier and their fusions")
     evaluate.add_argument("--location-run", type=Path, required=True)
     evaluate.add_argument("--image-run", type=Path, required=True)
+    geolocate = sub.add_parser("geolocate", help="geolocation errors of a CSP pre-training run on held-out images, with baselines")
+    geolocate.add_argument("--run", type=Path, required=True, help="a CSP pre-training run folder")
+    geolocate.add_argument("--split", choices=("train", "val", "test"), default="test")
+    geolocate.add_argument("--resolution", type=int, default=3, help="H3 grid resolution (0-7; above 3 refined coarse to fine)")
+    geolocate.add_argument("--coarse-resolution", type=int, default=None, help="resolution scored whole before refining (0-3)")
+    geolocate.add_argument("--tau", type=float, default=None, help="temperature (default: the run's)")
+    geolocate.add_argument("--prior", action="store_true", help="multiply P(x | I) by the training-density prior")
+    geolocate.add_argument("--no-gallery", action="store_true", help="skip the training-locations gallery")
+    geolocate.add_argument("--limit", type=int, default=None, help="evaluate a seeded random subset of this many images")
+    geolocate.add_argument("--seed", type=int, default=0)
+    geolocate.add_argument("--out", type=Path, default=None, help="folder for geolocation-<split>.md/.csv (default: the run folder)")
     return parser
 
 
@@ -56,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "geolocate":
+            return _geolocate(args)
         from core.train.config import load_config
 
         config = load_config(args.config, args.overrides)
@@ -129,6 +142,27 @@ def _evaluate(args) -> int:
         data.class_prior(data.label_budget(location_config.finetune.label_ratio)),
     )
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def _geolocate(args) -> int:
+    from core.geolocate import Geolocator, GridSpec
+    from core.geolocation_eval import evaluate_geolocation
+
+    geolocator = Geolocator(args.run)
+    grid = GridSpec(args.resolution, args.coarse_resolution)
+    with tqdm(total=100, desc="geolocate", unit="%") as bar:
+
+        def progress(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message)
+            bar.update(round(100 * fraction) - bar.n)
+
+        report = evaluate_geolocation(
+            geolocator, args.split, grid, args.tau, args.prior, not args.no_gallery, args.limit, args.seed, progress=progress
+        )
+    markdown, csv = report.write(args.out or args.run)
+    print(report.to_markdown())
+    print(f"written to {markdown} and {csv}")
     return 0
 
 

@@ -218,3 +218,22 @@ def sample_land(
             )
     return np.concatenate(kept)[:n]
 
+
+
+def unit_vectors(lonlat: ArrayLike) -> np.ndarray:
+    """Points on the unit sphere, float64 ``[..., 3]`` (x, y, z), of (lon, lat) degree rows ``[..., 2]``.
+
+    Chord distances between them order pairs like great-circle distances (k-d trees), and their
+    normalised mean is the spherical mean of the points (see :func:`lonlat_of_vectors`).
+    """
+    points = np.asarray(lonlat, dtype=np.float64)
+    lon, lat = np.deg2rad(points[..., 0]), np.deg2rad(points[..., 1])
+    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
+
+
+def lonlat_of_vectors(vectors: ArrayLike) -> np.ndarray:
+    """(lon, lat) degrees ``[..., 2]`` of the directions of 3-D vectors ``[..., 3]`` (any non-zero length)."""
+    xyz = np.asarray(vectors, dtype=np.float64)
+    lon = np.rad2deg(np.arctan2(xyz[..., 1], xyz[..., 0]))
+    lat = np.rad2deg(np.arctan2(xyz[..., 2], np.hypot(xyz[..., 0], xyz[..., 1])))
+    return np.stack([wrap_longitude(lon), lat], axis=-1)

