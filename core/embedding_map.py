@@ -152,8 +152,11 @@ def kmeans_clusters(embeddings: np.ndarray, k: int, seed: int = 0) -> np.ndarray
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     k = min(int(k), len(embeddings))
+    # One k-means++ start. Elkan's iterations are exact: Lloyd's labels at half the CPU time on GeoCLIP's 512-d
+    # resolution-3 grid (1.3 s instead of 2.3-3.2 s); Elkan needs two clusters or more.
+    algorithm = "elkan" if k > 1 else "lloyd"
     with threadpool_limits(limits=1):
-        labels = KMeans(n_clusters=k, n_init="auto", random_state=seed).fit_predict(embeddings)  # one k-means++ start
+        labels = KMeans(n_clusters=k, n_init="auto", random_state=seed, algorithm=algorithm).fit_predict(embeddings)
     order = np.argsort(-np.bincount(labels, minlength=k), kind="stable")  # cluster 0 = the largest
     return np.argsort(order)[labels].astype(np.int64)
 

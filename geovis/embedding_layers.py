@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core import embedding_cache
 from core import embedding_map as em
 from core.data.base import GeoImageDataset
 from core.hexgrid import cells_of, cells_to_geojson
@@ -94,11 +95,11 @@ def cached_encoder(choice: em.EncoderChoice) -> LocationEncoder:
 
 @st.cache_resource(max_entries=6, show_spinner="Embedding the hexagons…")
 def cached_embeddings(choice: em.EncoderChoice, resolution: int, bbox: BBox | None) -> Embedded:
-    """Embeddings of the region's cell centres, cached per (encoder, resolution, region)."""
-    cells = tuple(em.region_cells(resolution, bbox))
-    embeddings = em.embed_cells(cached_encoder(choice), cells)
+    """Embeddings of the region's cell centres, cached per (encoder, resolution, region) in memory and, for
+    GeoCLIP, on disk once per machine (:mod:`core.embedding_cache`)."""
+    cells, embeddings = embedding_cache.grid_embeddings(choice, resolution, bbox, lambda: cached_encoder(choice))
     embeddings.flags.writeable = False
-    return Embedded(cells, embeddings)
+    return Embedded(tuple(cells), embeddings)
 
 
 def colour_cells(embeddings: np.ndarray, colouring: Colouring) -> tuple[np.ndarray | None, list[str], list[str] | None]:

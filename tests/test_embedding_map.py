@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.cluster import KMeans
 
 from core import embedding_map as em
 from core.regions import REGIONS, BBox
@@ -72,6 +73,15 @@ def test_kmeans_labels_cover_the_cells(world_res1):
     assert (np.diff(sizes) <= 0).all(), "cluster 0 is the largest"
     np.testing.assert_array_equal(clusters, em.kmeans_clusters(embeddings, k=6, seed=0))
     assert set(em.kmeans_clusters(embeddings[:3], k=8).tolist()) == {0, 1, 2}, "k is capped at the number of cells"
+    assert set(em.kmeans_clusters(embeddings, k=1).tolist()) == {0}
+
+
+def test_kmeans_finds_lloyds_partition(world_res1):
+    """The clusters are computed with Elkan's algorithm (half the time): the same partition as plain Lloyd."""
+    _, embeddings = world_res1
+    lloyd = KMeans(n_clusters=6, n_init="auto", random_state=0, algorithm="lloyd").fit_predict(embeddings)
+    pairs = set(zip(lloyd.tolist(), em.kmeans_clusters(embeddings, k=6, seed=0).tolist()))
+    assert len(pairs) == 6, "one cluster number for each of Lloyd's clusters"
 
 
 def test_pca_colours_are_in_range_and_use_it(world_res1):

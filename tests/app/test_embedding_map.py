@@ -5,8 +5,10 @@ import json
 
 import numpy as np
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core import embedding_cache
 from core import embedding_map as em
 from core.hexgrid import cells_of
 from core.location import geoclip_status
@@ -119,14 +121,22 @@ def test_trained_run_source_without_runs_and_with_a_broken_run(tmp_path):
     assert "could not be computed" in at.error[0].value and "unreadable" in at.error[0].value
 
 
-def test_pretrained_geoclip_is_offered_or_says_why_not():
-    at = open_page(resolution=0)
-    ok(by_label(at.radio, "Encoder source").set_value("pretrained").run())
+def test_pretrained_geoclip_is_offered_or_says_why_not_and_after_a_restart_its_grid_comes_from_disk(tmp_path, monkeypatch):
+    monkeypatch.setattr(embedding_cache, "cache_root", lambda: tmp_path / "cache")  # not the machine's cache
+    at = ok(by_label(open_page(resolution=0).radio, "Encoder source").set_value("pretrained").run())
     available, reason = geoclip_status()
-    if available:
-        assert by_label(at.metric, "Embedding size").value == "512" and by_label(at.metric, "Hexagons").value == "122"
-    else:
+    if not available:
         assert reason in at.warning[0].value
+        return
+    assert by_label(at.metric, "Embedding size").value == "512" and by_label(at.metric, "Hexagons").value == "122"
+    assert len(list((tmp_path / "cache" / "embedding_map").glob("geoclip-res0-*.npy"))) == 1
+    st.cache_resource.clear()  # a server restart: nothing in memory
+    st.cache_data.clear()
+    at = open_page(resolution=0)  # an untrained encoder first
+    embedded = []
+    monkeypatch.setattr(em, "embed_cells", lambda *args, **kwargs: embedded.append(1))
+    at = ok(by_label(at.radio, "Encoder source").set_value("pretrained").run())
+    assert not embedded and by_label(at.metric, "Hexagons").value == "122", "the embeddings were read from disk"
 
 
 def test_the_embedding_map_html_is_deterministic_with_unique_element_ids():
