@@ -10,19 +10,15 @@ from urllib.parse import urlparse
 
 import pytest
 
-from geovis.local_server import running_app
+from benchmarks.predict_browser import train_tiny_runs
+from geovis.local_server import CHROMIUM, CHROMIUM_ARGS, running_app
 from tests.data.fixtures import jpeg_with_gps_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.browser,
@@ -240,13 +236,7 @@ def test_embedding_map_renders_its_hexes_and_a_click_shows_similar_ones(app_url)
 def predict_runs(runs_dir) -> None:
     """A small location model (stage finetune) and image classifier on the default dataset (small-CNN features),
     trained where the server looks for runs."""
-    from core.train.config import RunConfig
-    from core.train.runner import new_run_dir, run
-
-    location = {"encoding": "theory", "encoding_params": {"num_scales": 8}, "network_params": {"hidden_dim": 64}}
-    for stage in ("finetune", "image_classifier"):
-        config = RunConfig.from_dict({"stage": stage, "epochs": 1, "location": location, "data": {"image_encoder": "small_cnn"}})
-        run(config, new_run_dir(stage, runs_dir))
+    train_tiny_runs(runs_dir)
 
 
 def open_predict(page):
