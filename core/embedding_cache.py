@@ -27,7 +27,7 @@ import numpy as np
 
 from core import embedding_map as em
 from core.data.paths import cache_root
-from core.files import atomic_path
+from core.files import atomic_path, file_sha256
 from core.location import LocationEncoder, PretrainedUnavailable
 from core.location.pretrained import geoclip_weights_path
 from core.regions import BBox
@@ -37,16 +37,11 @@ CODE_MODULES = (
     "core.location.pretrained", "core.location.encodings.geoclip", "core.location.encoder", "core.location.networks",
     "core.embedding_map", "core.hexgrid",
 )
-_CHUNK = 1 << 20
 
 
 @functools.cache
 def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def file_digest(path: Path) -> str:

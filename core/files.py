@@ -1,7 +1,9 @@
-"""Atomic file writes: a reader sees the old file or the new one, never a half-written one."""
+"""File helpers: atomic writes (a reader sees the old file or the new one, never a half-written one) and
+content digests."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -35,3 +37,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_json(path: Path, value: Any, sort_keys: bool = True) -> None:
     """Write ``value`` as indented JSON (key-sorted unless ``sort_keys`` is false) to ``path`` atomically."""
     atomic_write_bytes(path, json.dumps(value, indent=2, sort_keys=sort_keys).encode())
+
+
+def file_sha256(path: Path, block: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file's content, read in ``block``-byte chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -8,7 +8,6 @@ importing the packages (their imports pull dependencies we do not install).
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from PIL import Image
 
 from core.data.errors import DatasetError
 from core.data.rasters import GlobalRaster
+from core.files import file_sha256
 
 IGBP_CLASSES = [
     "Water",
@@ -76,11 +76,7 @@ class SourceFile:
         return metadata.version(self.distribution)
 
     def sha256(self) -> str:
-        digest = hashlib.sha256()
-        with self.path().open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha256(self.path())
 
 
 SOURCES = {

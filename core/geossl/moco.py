@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from sklearn.cluster import KMeans
 from torch import nn
 
+from core.coords import unit_vectors
 from core.image.augment import AugmentConfig, augment
 from core.image.registry import get_image_encoder
 from core.objectives import LossOutput
@@ -87,8 +88,7 @@ def _gather_from_all_ranks(tensor: torch.Tensor) -> torch.Tensor:
 
 def geo_clusters(lonlat: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
     """K-means cluster of each location, fit on 3-D unit vectors (so clusters wrap the antimeridian)."""
-    lon, lat = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
-    xyz = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
+    xyz = unit_vectors(lonlat).astype(np.result_type(lonlat.dtype, np.float32))  # the input's float precision
     k = min(n_clusters, len(np.unique(xyz.round(6), axis=0)))
     return KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(xyz)
 
