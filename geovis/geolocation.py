@@ -195,9 +195,9 @@ def heatmap(result: Geolocation) -> Heatmap:
     density = np.maximum(probs / areas, 1e-300)
     peak = float(density.max())
     colors = sequential_colors(density, vmin=max(float(density.min()), peak * 10**-DENSITY_DECADES), vmax=peak, log=True)
-    tooltips = [f"P = {p:.2%} in this hexagon (resolution {h3.get_resolution(c)})" for p, c in zip(probs.tolist(), cells)]
-    outline = region_outline(display.credible_region(REGION_MASS).tolist())
     resolutions = [h3.get_resolution(cell) for cell in cells.tolist()]
+    tooltips = [f"P = {p:.2%} in this hexagon (resolution {r})" for p, r in zip(probs.tolist(), resolutions)]
+    outline = region_outline(display.credible_region(REGION_MASS).tolist())
     return Heatmap(
         hex_layer_json(cells.tolist(), colors, tooltips), outline, display, len(cells), float(probs.sum()),
         (min(resolutions), max(resolutions)),
