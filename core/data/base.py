@@ -19,6 +19,9 @@ from core.data.paths import resolve_inside
 
 #: Columns every record table has. ``image`` is a path relative to the dataset root (or None).
 RECORD_COLUMNS = ("image", "lon", "lat", "label", "timestamp", "site_id")
+#: Optional columns: the labelled object's pixel box ``x, y, width, height`` in the full image (fMoW's
+#: ``bounding_boxes``), NaN where a record has none. Feature extraction crops it with a context margin.
+CROP_COLUMNS = ("crop_x", "crop_y", "crop_w", "crop_h")
 
 
 @dataclass(frozen=True)
