@@ -60,6 +60,9 @@ class GeoImageDataset:
         missing = [c for c in RECORD_COLUMNS if c not in records.columns]
         if missing:
             raise ValueError(f"record table lacks columns {missing}")
+        crop = [c for c in CROP_COLUMNS if c in records.columns]
+        if crop and len(crop) != len(CROP_COLUMNS):
+            raise ValueError(f"record table has crop columns {crop} but not all of {list(CROP_COLUMNS)}")
         self.name = name
         self.root = Path(root).resolve()
         self.records = records.reset_index(drop=True)

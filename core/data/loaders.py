@@ -32,7 +32,12 @@ class DatasetFormat:
 
 
 DATASET_FORMATS: dict[str, DatasetFormat] = {
-    "fmow": DatasetFormat(load_fmow, "fMoW-rgb folder: {split}/{category}/{category}_{site}/*_rgb.jpg + JSON"),
+    "fmow": DatasetFormat(
+        load_fmow,
+        "fMoW-rgb folder: {split}/{category}/{category}_{site}/*_{product}.jpg + JSON, or anonymous test/seq "
+        "folders, with the ground truth ({split}_gt/, {split}_gt_mapping.json) beside them or in ground_truth",
+        ("ground_truth",),
+    ),
     "inat2018": DatasetFormat(load_inat2018, "iNat2018 folder: {split}2018.json + {split}2018_locations.json"),
     "geo_csv": DatasetFormat(
         load_geo_csv, "CSV file with columns path,label,lat,lon[,timestamp] over an image folder", ("image_root",)

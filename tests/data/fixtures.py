@@ -3,7 +3,9 @@
 - photos (JPEG, PNG, HEIC, AVIF, TIFF) with EXIF GPS written by piexif: :func:`photo_bytes`,
   :func:`jpeg_with_gps_bytes`, :func:`gps_ifd`; damaged files: :func:`truncated_jpeg_bytes`,
   :func:`png_header_bytes` (a huge PNG that is only a header);
-- fMoW-rgb trees: :func:`write_fmow_site`, :func:`write_fmow_tree`;
+- fMoW-rgb as released (both products, challenge-era JSONs, anonymous test/seq folders, the extracted
+  ground truth): :func:`write_fmow_site`, :func:`write_fmow_tree`, :func:`write_fmow_anonymous_split`,
+  :func:`write_fmow_ground_truth`;
 - iNat2018 JSONs and images: :func:`write_inat2018`, :data:`INAT_IMAGES`;
 - GeoImageNet-style CSVs: :func:`write_geo_csv`.
 """
@@ -22,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import piexif
 from PIL import Image
+
+from core.data.fmow import FMOW_PRODUCTS
 
 
 def _rational(value: float, precision: int) -> tuple[int, int]:
@@ -142,13 +146,19 @@ def square_wkt(lon: float, lat: float, half: float = 0.002) -> str:
     return f"POLYGON (({ring}))"
 
 
-def fmow_metadata(category: str, lon: float, lat: float, timestamp: str, **overrides) -> dict:
-    """One fMoW-rgb image's JSON content, as in the real dataset (fields overridable)."""
+#: The labelled object's box ``[x, y, width, height]`` in the fixture's images, per product (msrgb is half size).
+FMOW_BOXES = {"rgb": [12, 10, 24, 16], "msrgb": [6, 5, 12, 8]}
+FMOW_IMAGE_SIZES = {"rgb": (48, 32), "msrgb": (24, 16)}
+
+
+def fmow_metadata(category: str, lon: float, lat: float, timestamp: str, product: str = "rgb", **overrides) -> dict:
+    """One fMoW-rgb image's JSON content with its GPS, as in the ground truth (fields overridable)."""
+    width, height = FMOW_IMAGE_SIZES[product]
     metadata = {
-        "bounding_boxes": [{"category": category, "box": [12, 10, 24, 16], "ID": 1}],
-        "gsd": 0.52,
-        "img_width": 48,
-        "img_height": 32,
+        "bounding_boxes": [{"category": category, "box": FMOW_BOXES[product], "ID": 1}],
+        "gsd": 0.52 if product == "rgb" else 2.08,
+        "img_width": width,
+        "img_height": height,
         "timestamp": timestamp,
         "raw_location": square_wkt(lon, lat),
         "country_code": "USA",
@@ -161,18 +171,71 @@ def fmow_metadata(category: str, lon: float, lat: float, timestamp: str, **overr
     return metadata
 
 
+def challenge_metadata(metadata: dict, *, anonymous: bool) -> dict:
+    """``metadata`` as the challenge-era release has it: GPS stripped; test/seq boxes without categories."""
+    stripped = {key: value for key, value in metadata.items() if key != "raw_location"}
+    if anonymous:
+        stripped["bounding_boxes"] = [{"box": box["box"], "ID": box["ID"]} for box in metadata["bounding_boxes"]]
+    return stripped
+
+
+def ground_truth_metadata(metadata: dict) -> dict:
+    """``metadata`` as the ground-truth archive has it: a first box with ID -1, then the scored boxes."""
+    x, y, width, height = metadata["bounding_boxes"][0]["box"]
+    reference = {"category": metadata["bounding_boxes"][0].get("category"), "box": [x + 1, y + 1, width - 2, height - 2], "ID": -1}
+    return {**metadata, "bounding_boxes": [reference, *metadata["bounding_boxes"]]}
+
+
 def write_fmow_site(
-    root: Path, split: str, category: str, site: int, lon: float, lat: float, timestamps: list[str], **overrides
+    root: Path,
+    split: str,
+    category: str,
+    site: int,
+    lon: float,
+    lat: float,
+    timestamps: list[str],
+    *,
+    anonymous_id: str | None = None,
+    gps: bool = True,
+    **overrides,
 ) -> list[Path]:
-    """Write one site: image ``k`` (a JPEG) and its JSON per timestamp; returns the image paths."""
-    site_dir = root / split / category / f"{category}_{site}"
+    """Write one site, both products (``_rgb`` and ``_msrgb`` JPEG + JSON) per timestamp; returns the rgb images.
+
+    ``anonymous_id`` writes it as a test/seq folder ``{split}/{id}/{id}_{k}_{product}``; ``gps=False``
+    writes challenge-era JSONs (no ``raw_location``; no categories in anonymous folders).
+    """
+    name = anonymous_id or f"{category}_{site}"
+    site_dir = root / split / (anonymous_id or f"{category}/{name}")
     images = []
     for k, timestamp in enumerate(timestamps):
-        stem = site_dir / f"{category}_{site}_{k}_rgb"
-        images.append(write_file(stem.with_suffix(".jpg"), photo_bytes(color=(40 * k % 256, 90, 160))))
-        metadata = fmow_metadata(category, lon, lat, timestamp, **overrides)
-        write_file(stem.with_suffix(".json"), json.dumps(metadata).encode())
+        for product in FMOW_PRODUCTS:
+            stem = site_dir / f"{name}_{k}_{product}"
+            pixels = photo_bytes(size=FMOW_IMAGE_SIZES[product], color=(40 * k % 256, 90, 160))
+            image = write_file(stem.with_suffix(".jpg"), pixels)
+            metadata = fmow_metadata(category, lon, lat, timestamp, product, **overrides)
+            if not gps:
+                metadata = challenge_metadata(metadata, anonymous=anonymous_id is not None)
+            write_file(stem.with_suffix(".json"), json.dumps(metadata).encode())
+            if product == "rgb":
+                images.append(image)
     return images
+
+
+def write_fmow_ground_truth(gt_root: Path, split: str, sites: list[tuple], anonymous_ids: dict | None = None) -> None:
+    """Write the extracted ``groundtruth.tar.bz2`` for ``sites``: ``{split}_gt/{category}/{site}/*.json``
+    and, given ``anonymous_ids`` ((category, site) -> folder), ``{split}_gt_mapping.json``."""
+    for category, site, lon, lat, timestamps in sites:
+        for k, timestamp in enumerate(timestamps):
+            for product in FMOW_PRODUCTS:
+                metadata = ground_truth_metadata(fmow_metadata(category, lon, lat, timestamp, product))
+                path = gt_root / f"{split}_gt/{category}/{category}_{site}/{category}_{site}_{k}_{product}.json"
+                write_file(path, json.dumps(metadata).encode())
+    if anonymous_ids is not None:
+        mapping = [
+            {"input": f"{split}_gt/{category}/{category}_{site}", "output": f"{split}/{anonymous_ids[category, site]}"}
+            for category, site, *_ in sites
+        ]
+        write_file(gt_root / f"{split}_gt_mapping.json", json.dumps(mapping).encode())
 
 
 #: (category, site, lon, lat, timestamps in k order — deliberately not chronological)
@@ -184,11 +247,21 @@ FMOW_SITES = [
 ]
 
 
-def write_fmow_tree(root: Path, split: str = "train") -> list[tuple]:
-    """Write :data:`FMOW_SITES` as an fMoW-rgb ``split``; returns the sites written."""
+def write_fmow_tree(root: Path, split: str = "train", *, gps: bool = True) -> list[tuple]:
+    """Write :data:`FMOW_SITES` as an fMoW-rgb ``split`` (category folders); returns the sites written."""
     for category, site, lon, lat, timestamps in FMOW_SITES:
-        write_fmow_site(root, split, category, site, lon, lat, timestamps)
+        write_fmow_site(root, split, category, site, lon, lat, timestamps, gps=gps)
     return FMOW_SITES
+
+
+def write_fmow_anonymous_split(root: Path, split: str = "test") -> dict[tuple[str, int], str]:
+    """Write :data:`FMOW_SITES` as the challenge released ``test``/``seq``: anonymous 7-digit folders,
+    GPS and categories stripped, with the ground truth extracted in ``root``; returns the folder names."""
+    anonymous_ids = {(category, site): f"{11978 + 31 * n:07d}" for n, (category, site, *_) in enumerate(FMOW_SITES)}
+    for category, site, lon, lat, timestamps in FMOW_SITES:
+        write_fmow_site(root, split, category, site, lon, lat, timestamps, anonymous_id=anonymous_ids[category, site], gps=False)
+    write_fmow_ground_truth(root, split, FMOW_SITES, anonymous_ids)
+    return anonymous_ids
 
 
 # --- iNat2018 -------------------------------------------------------------------------------------
