@@ -11,6 +11,7 @@ from core.data.base import GeoImageDataset
 from core.data.csv_dataset import load_geo_csv
 from core.data.errors import DatasetError
 from core.data.fmow import load_fmow
+from core.data.geoimagenet import load_geoimagenet
 from core.data.inat import load_inat2018
 from core.data.paths import OutsideRootError, data_root, path_problem, resolve_inside
 from core.data.photo_folder import load_photo_folder
@@ -41,6 +42,11 @@ DATASET_FORMATS: dict[str, DatasetFormat] = {
     "inat2018": DatasetFormat(load_inat2018, "iNat2018 folder: {split}2018.json + {split}2018_locations.json"),
     "geo_csv": DatasetFormat(
         load_geo_csv, "CSV file with columns path,label,lat,lon[,timestamp] over an image folder", ("image_root",)
+    ),
+    "geoimagenet": DatasetFormat(
+        load_geoimagenet,
+        "GeoImageNet downloader output: imagenet_images/<class>/<flickr id>.jpg + headerless metadata.csv "
+        "(id,lat,lon,locality,country,region,county; -1000 = no location)",
     ),
     "photo_folder": DatasetFormat(load_photo_folder, "folder of your own photos, located by their EXIF GPS"),
 }

@@ -7,7 +7,9 @@
   ground truth): :func:`write_fmow_site`, :func:`write_fmow_tree`, :func:`write_fmow_anonymous_split`,
   :func:`write_fmow_ground_truth`;
 - iNat2018 JSONs and images: :func:`write_inat2018`, :data:`INAT_IMAGES`;
-- GeoImageNet-style CSVs: :func:`write_geo_csv`.
+- GeoImageNet-style CSVs: :func:`write_geo_csv`;
+- GeoImageNet as its downloader writes it (``imagenet_images/`` + headerless ``metadata.csv``):
+  :func:`write_geoimagenet`, :data:`GEOIMAGENET_PHOTOS`.
 """
 
 from __future__ import annotations
@@ -327,3 +329,30 @@ def write_geo_csv(
         for row in rows:
             write_file((image_root or csv_path.parent) / row["path"], photo_bytes())
     return csv_path
+
+
+# --- GeoImageNet (the geography-aware SSL downloader's output) --------------------------------------
+
+#: (class name, flickr id, lat, lon, locality, country, region, county) as the downloader writes them:
+#: Flickr's coordinates as text, -1000.0 where Flickr gave none, place names that may hold commas.
+GEOIMAGENET_PHOTOS = [
+    ("great white shark", 4156735981, "36.600200", "-121.894700", "Monterey", "United States", "California", "Monterey"),
+    ("great white shark", 2398715123, -1000.0, -1000.0, "", "", "", ""),
+    ("tench", 5093422113, "52.205300", "0.121800", "Cambridge, Newnham", "United Kingdom", "England", "Cambridgeshire"),
+    ("goldfish", 318855412, "-33.868800", "151.209300", "Sydney", "Australia", "New South Wales", ""),
+]
+
+
+def write_geoimagenet(root: Path, photos: list[tuple] = GEOIMAGENET_PHOTOS, write_images: bool = True) -> Path:
+    """Write the downloader's ``-data_root``: ``imagenet_images/<class, spaces as _>/<flickr id>.jpg``
+    (224×224) and ``metadata.csv`` appended one headerless row per photo (the first row twice, as a rerun does)."""
+    fields = ["id", "lat", "lon", "locality", "country", "region", "county"]
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "metadata.csv").open("a+", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
+        for photo in [*photos, *photos[:1]]:
+            class_name, flickr_id, *values = photo
+            if write_images:
+                write_file(root / "imagenet_images" / class_name.replace(" ", "_") / f"{flickr_id}.jpg", photo_bytes(size=(224, 224)))
+            writer.writerow(dict(zip(fields, [flickr_id, *values])))
+    return root

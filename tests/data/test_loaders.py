@@ -10,7 +10,7 @@ from tests.data.fixtures import jpeg_with_gps_bytes, write_file, write_fmow_tree
 
 
 def test_registry():
-    assert set(DATASET_FORMATS) == {"fmow", "inat2018", "geo_csv", "photo_folder"}
+    assert set(DATASET_FORMATS) == {"fmow", "inat2018", "geo_csv", "geoimagenet", "photo_folder"}
     assert all(spec.description and callable(spec.loader) for spec in DATASET_FORMATS.values())
 
 
