@@ -145,7 +145,7 @@ def test_a_run_on_a_registered_dataset_carries_its_loader_options(manager, tmp_p
     at = ok(tiny_run_settings(ok(at.switch_page(PAGE).run())))
     ok(at.button(key="run_start").click().run())
     [job] = manager.jobs(at.session_state["geocsp_owner"])
-    assert job.config.data.dataset == "fmow:fmow" and job.config.data.dataset_options == {"split": "val"}
+    assert job.config.data.dataset == "fmow:fmow" and job.config.data.dataset_options == {"split": "val", "product": "rgb"}
     job.stop()
     assert manager.join(job, timeout=120), "no run is left training when the test ends"
 
