@@ -159,7 +159,8 @@ class _GroundTruth:
         self._mapping: dict[str, tuple[str, str]] | None = None
 
     def site_folder(self, category: str, site: str) -> Path:
-        return self.split_dir / category / site
+        """Where the ground truth keeps the JSONs of ``site`` (a symlink may not lead out of it)."""
+        return resolve_inside(self.folder, f"{self.split}_gt/{category}/{site}")
 
     def anonymous_site(self, folder: Path) -> tuple[str, str]:
         """(category, site) of an anonymous test/seq folder, from the mapping file."""
@@ -234,8 +235,11 @@ def _site_images(site: _Site, product: str, needs_json: bool) -> list[tuple[Path
     images, jsons = {}, {}
     for path in files:
         stem_parts = path.stem.rsplit("_", 2)
-        if len(stem_parts) != 3 or stem_parts[0] != site.folder.name or not stem_parts[1].isdigit():
-            raise DatasetError(path, f"fMoW files are named {site.folder.name}_<k>_<product>{path.suffix}")
+        named = len(stem_parts) == 3 and stem_parts[0] == site.folder.name and stem_parts[1].isdigit()
+        if not (named and stem_parts[2] in FMOW_PRODUCTS):
+            raise DatasetError(
+                path, f"fMoW files are named {site.folder.name}_<k>_<product>{path.suffix} (product rgb or msrgb)"
+            )
         if stem_parts[2] != product:
             continue
         (images if path.suffix.lower() == ".jpg" else jsons)[path.stem] = path

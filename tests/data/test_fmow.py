@@ -194,9 +194,11 @@ def test_crop_columns_survive_the_dataset_and_change_its_fingerprint(fmow_root):
         GeoImageDataset("partial", dataset.root, dataset.records.drop(columns=["crop_y", "crop_w", "crop_h"]), [])
 
 
-def test_a_file_not_named_as_fmow_names_them(fmow_root):
-    write_file(fmow_root / "train/zoo/zoo_3/photo.jpg", b"")
-    with pytest.raises(DatasetError, match=r"photo\.jpg: fMoW files are named zoo_3_<k>_<product>\.jpg"):
+@pytest.mark.parametrize("name", ["photo.jpg", "zoo_3_0_pan.jpg", "zoo_4_0_rgb.json", "zoo_3_x_rgb.jpg"])
+def test_a_file_not_named_as_fmow_names_them(fmow_root, name):
+    write_file(fmow_root / "train/zoo/zoo_3" / name, b"")
+    suffix = name.rsplit(".", 1)[1]
+    with pytest.raises(DatasetError, match=rf"{name}: fMoW files are named zoo_3_<k>_<product>\.{suffix} \(product rgb or msrgb\)"):
         load_fmow(fmow_root)
 
 
