@@ -100,7 +100,7 @@ def _edit_json(root, change):
         (lambda m: m.update(raw_location="LINESTRING (1 2, 3 4)"), r"must be a non-empty POLYGON, found LineString"),
         (lambda m: m.update(raw_location="POLYGON ((10 95, 11 95, 11 96, 10 95))"), r"coordinates out of range"),
         (lambda m: m.update(raw_location="POLYGON ((190 5, 191 5, 191 6, 190 5))"), r"coordinates out of range"),
-        (lambda m: m.update(timestamp="last tuesday"), r"timestamp 'last tuesday' is not an ISO 8601"),
+        (lambda m: m.update(timestamp="last tuesday"), r"timestamp 'last tuesday' is not a date/time"),
         (lambda m: m.update(timestamp=""), r"'timestamp' field is empty"),
         (lambda m: m.pop("raw_location"), r"missing the 'raw_location' field"),
     ],
