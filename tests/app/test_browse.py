@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.coords import haversine_km
 from core.data.default_dataset import load_default_dataset
+from core.data.photo_folder import load_photo_folder
 from core.data.sources import VIEW_SOURCES
 from geovis import app_state, browse
 from geovis.markdown_text import escape_markdown
@@ -22,7 +23,9 @@ MAP_KEY = "browse_map"
 
 @pytest.fixture
 def data_root(tmp_path, monkeypatch) -> Path:
-    """A data root holding a photo folder ``trip``: 4 located photos in 2 classes over 3 days, 1 without GPS."""
+    """A data root holding a photo folder ``trip``: 4 located photos in 2 classes over 3 days, 1 without GPS.
+
+    Each photo carries its GPS (UTC) time, as phones write it, next to the camera's local time."""
     root = tmp_path / "data"
     photos = [
         ("beach/bali.jpg", -8.65, 115.13, datetime(2021, 7, 1, 9)),
@@ -31,7 +34,7 @@ def data_root(tmp_path, monkeypatch) -> Path:
         ("city/tokyo.jpg", 35.68, 139.69, datetime(2023, 3, 5, 12)),
     ]
     for name, lat, lon, taken in photos:
-        write_file(root / "trip" / name, jpeg_with_gps_bytes(lat, lon, capture_time=taken))
+        write_file(root / "trip" / name, jpeg_with_gps_bytes(lat, lon, fix_time=taken, capture_time=taken))
     write_file(root / "trip" / "city" / "no_gps.jpg", photo_bytes())
     (root / "empty").mkdir()
     monkeypatch.setenv("GEOCSP_DATA_ROOT", str(root))
@@ -142,7 +145,7 @@ def test_a_user_photo_folder_registered_on_overview_appears_on_browse(data_root,
 
     click(at, lat=38.7, lng=-9.1)
     assert details(at)["Class"] == "city" and details(at)["Image"] == "city/lisbon.jpg"
-    assert details(at)["Timestamp"].startswith("2022-08-02T18:00")
+    assert details(at)["Timestamp"] == "2022-08-02T18:00:00+00:00"
     assert captions(at) == ["2022-08-02"]
 
     ok(at.switch_page("app_pages/overview.py").run())
@@ -182,6 +185,13 @@ def test_a_photo_of_extreme_aspect_ratio_and_a_markdown_like_class_show_on_brows
     click(at, lat=38.7, lng=-9.1)  # st.image used to raise 'height and width must be > 0' here
     assert at.subheader[0].value == r"\*\*wide\*\* · record 0"
     assert captions(at) == ["strip.png"]
+
+
+def test_a_camera_local_time_is_shown_as_local_never_as_utc(tmp_path):
+    write_file(tmp_path / "tokyo.jpg", jpeg_with_gps_bytes(35.68, 139.69, capture_time=datetime(2023, 3, 5, 21)))
+    fields = browse.sample_metadata(load_photo_folder(tmp_path), 0)
+    assert fields["Taken (camera local time, zone unknown)"] == "2023-03-05 21:00:00"
+    assert "Timestamp" not in fields and "local_time" not in fields
 
 
 def test_nearest_sample_and_filters_on_a_small_dataset():

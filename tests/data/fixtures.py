@@ -70,12 +70,14 @@ def photo_bytes(
     *,
     gps: dict | None = None,
     capture_time: datetime | None = None,
+    capture_offset: str | None = None,
     orientation: int | None = None,
     size: tuple[int, int] = (48, 32),
     mode: str = "RGB",
     color: int | tuple[int, ...] = (200, 80, 40),
 ) -> bytes:
-    """An encoded image (any Pillow/pillow-heif format) with the given EXIF GPS IFD, capture time, orientation."""
+    """An encoded image (any Pillow/pillow-heif format) with the given EXIF GPS IFD, capture time (local,
+    DateTimeOriginal) and its zone (OffsetTimeOriginal, e.g. ``"+09:00"``), orientation."""
     import pillow_heif
 
     pillow_heif.register_heif_opener()  # lets Pillow write HEIF
@@ -84,6 +86,8 @@ def photo_bytes(
         exif["0th"][piexif.ImageIFD.Orientation] = orientation
     if capture_time is not None:
         exif["Exif"][piexif.ExifIFD.DateTimeOriginal] = capture_time.strftime("%Y:%m:%d %H:%M:%S")
+    if capture_offset is not None:
+        exif["Exif"][piexif.ExifIFD.OffsetTimeOriginal] = capture_offset
     buffer = io.BytesIO()
     Image.new(mode, size, color).save(buffer, format=fmt, exif=piexif.dump(exif))
     return buffer.getvalue()
