@@ -66,7 +66,8 @@ for column, (split, count) in zip(metrics[2:], split_sizes.items()):
 if registered := app_state.user_dataset():
     st.caption(f"Loaded as {registered.fmt} from “{escape_markdown(registered.path)}” under the data folder.")
 if dataset.problems:
-    with st.expander(f"{len(dataset.problems):,} records skipped while loading"):
+    count = len(dataset.problems)
+    with st.expander(f"{count:,} problem{'s' * (count != 1)} noted while loading (records left out, times unknown, …)"):
         st.text("\n".join(dataset.problems))
 if manifest := getattr(dataset, "manifest", None):
     st.caption(

@@ -134,7 +134,7 @@ def test_a_user_photo_folder_registered_on_overview_appears_on_browse(data_root,
     register(at, "photo_folder", "trip")
     assert not at.error
     assert any(header.value == "Active dataset: trip" for header in at.header)
-    assert any(e.label.startswith("1 records skipped") for e in at.expander)
+    assert any(e.label.startswith("1 problem noted while loading") for e in at.expander)
 
     ok(at.switch_page(BROWSE).run())
     assert shown(at) == 4 and metric(at, "Drawn as") == "markers"
@@ -215,3 +215,20 @@ def test_marker_maps_are_one_offline_geojson_layer_and_deterministic():
     assert pages[0] == pages[1]
     assert "pointToLayer" in pages[0] and pages[0].count("L.circleMarker(") == 0
     assert "https://" not in pages[0] and "http://" not in pages[0]
+
+
+def test_a_csv_with_a_bad_row_loads_when_the_form_says_skip(data_root, monkeypatch):
+    write_file(data_root / "table" / "pics" / "a.jpg", photo_bytes())
+    (data_root / "table" / "geo.csv").write_text("Filename;Latitude;Longitude;Class\npics\\a.jpg;38,7;-9,1;x\npics\\b.jpg;1;2;y\n")
+    monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(40))
+    at = ok(AppTest.from_file(APP, default_timeout=60).run())
+    by_label(at.selectbox, "Format").set_value("geo_csv")
+    by_label(at.text_input, "Path").set_value("table/geo.csv")
+    ok(at.run())
+    assert by_label(at.selectbox, "On bad rows").options == ["fail", "skip"]
+    ok(by_label(at.button, "Load dataset").click().run())
+    assert len(at.error) == 1 and "line 3, pics/b.jpg)" in at.error[0].value
+    by_label(at.selectbox, "On bad rows").set_value("skip")
+    ok(by_label(at.button, "Load dataset").click().run())
+    assert not at.error and any(header.value == "Active dataset: geo" for header in at.header)
+    assert any(e.label.startswith("1 problem noted while loading") for e in at.expander)
