@@ -16,6 +16,16 @@ MODEL_COLUMNS = {
     "test_top1": "test top-1", "test_retrieval_top1": "test retrieval top-1", "wall_seconds": "seconds",
 }
 
+
+def _option_input(fmt: str, name: str, default: str | None) -> str:
+    """A loader option's widget: a choice among its allowed values, else a text field."""
+    label, key = name.replace("_", " ").capitalize(), f"option_{fmt}_{name}"
+    choices = DATASET_FORMATS[fmt].option_choices.get(name)
+    if choices:
+        return st.selectbox(label, choices, index=choices.index(default) if default in choices else 0, key=key)
+    return st.text_input(label, value=default or "", key=key)
+
+
 app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
 
 st.title("GeoCSP")
@@ -31,10 +41,7 @@ st.markdown(
 with st.expander("Use your own dataset", expanded=app_state.user_dataset() is not None):
     fmt = st.selectbox("Format", list(DATASET_FORMATS), format_func=lambda key: DATASET_FORMATS[key].description)
     path = st.text_input("Path", placeholder="e.g. photos/holiday", help=f"Relative to the data folder {data_root()}")
-    options = {
-        name: st.text_input(name.replace("_", " ").capitalize(), value=default or "", key=f"option_{fmt}_{name}")
-        for name, default in DATASET_FORMATS[fmt].options.items()
-    }
+    options = {name: _option_input(fmt, name, default) for name, default in DATASET_FORMATS[fmt].options.items()}
     load, back = st.columns(2)
     if load.button("Load dataset", type="primary"):
         try:
@@ -59,7 +66,8 @@ for column, (split, count) in zip(metrics[2:], split_sizes.items()):
 if registered := app_state.user_dataset():
     st.caption(f"Loaded as {registered.fmt} from “{escape_markdown(registered.path)}” under the data folder.")
 if dataset.problems:
-    with st.expander(f"{len(dataset.problems):,} records skipped while loading"):
+    count = len(dataset.problems)
+    with st.expander(f"{count:,} problem{'s' * (count != 1)} noted while loading (records left out, times unknown, …)"):
         st.text("\n".join(dataset.problems))
 if manifest := getattr(dataset, "manifest", None):
     st.caption(

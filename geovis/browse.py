@@ -19,7 +19,7 @@ import streamlit as st
 from PIL import Image
 
 from core.coords import haversine_km, wrap_longitude
-from core.data.base import GeoImageDataset
+from core.data.base import LOCAL_TIME, GeoImageDataset
 from core.regions import BBox
 from geovis import maps
 from geovis.charts import split_sizes
@@ -163,7 +163,7 @@ def nearest_sample(dataset: GeoImageDataset, indices: np.ndarray, lonlat: tuple[
 #: Record columns not listed as extras: shown under a name of their own, or internal (indices, label-subset ranks).
 _NOT_EXTRA = frozenset({
     "lon", "lat", "label", "timestamp", "site_id", "image", "split", "climate_name", "landcover_centre", "country",
-    "country_code", "place", "place_distance_km", "climate", "climate_centre", "label_rank",
+    "country_code", "place", "place_distance_km", "climate", "climate_centre", "label_rank", LOCAL_TIME,
 })
 
 
@@ -185,6 +185,7 @@ def sample_metadata(dataset: GeoImageDataset, index: int) -> dict[str, str]:
             f"{row['place']} ({row['place_distance_km']:.1f} km)" if "place_distance_km" in row else row.get("place")
         ),
         "Timestamp": sample.timestamp.isoformat() if sample.timestamp is not None else None,
+        "Taken (camera local time, zone unknown)": row.get(LOCAL_TIME),
         "Site id": sample.site_id,
         "Image": sample.image,
     }

@@ -22,6 +22,9 @@ RECORD_COLUMNS = ("image", "lon", "lat", "label", "timestamp", "site_id")
 #: Optional columns: the labelled object's pixel box ``x, y, width, height`` in the full image (fMoW's
 #: ``bounding_boxes``), NaN where a record has none. Feature extraction crops it with a context margin.
 CROP_COLUMNS = ("crop_x", "crop_y", "crop_w", "crop_h")
+#: Optional column: the capture time on the camera's own clock (naive, zone unknown), for records whose
+#: ``timestamp`` (always UTC) is unknown because the photo did not say which zone its clock was in.
+LOCAL_TIME = "local_time"
 
 
 @dataclass(frozen=True)

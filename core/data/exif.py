@@ -1,4 +1,4 @@
-"""Reading where and when a photo was taken from its EXIF (GPS IFD and DateTimeOriginal).
+"""Reading where and when a photo was taken from its EXIF (GPS IFD, DateTimeOriginal and its offset).
 
 Works on any Pillow image whose EXIF Pillow (or pillow-heif) exposes: JPEG, PNG, TIFF, HEIC, AVIF.
 The GPS IFD is read with ``image.getexif().get_ifd(ExifTags.IFD.GPSInfo)`` — ``getexif()[0x8825]``
@@ -14,8 +14,9 @@ from datetime import datetime, timedelta, timezone
 
 from PIL import ExifTags, Image
 
+from core.data.timestamps import parse_timestamp
+
 _GPS = ExifTags.GPS
-_EXIF_DATETIME = "%Y:%m:%d %H:%M:%S"
 
 
 class GpsError(ValueError):
@@ -116,22 +117,33 @@ def read_gps(image: Image.Image) -> GpsFix | None:
 
 
 def read_capture_time(image: Image.Image) -> datetime | None:
-    """When the photo was taken (EXIF DateTimeOriginal, with OffsetTimeOriginal if present), or None."""
+    """When the photo was taken: aware (UTC) when the photo says which zone, naive local camera time otherwise.
+
+    In order of preference: the GPS fix time (GPSDateStamp + GPSTimeStamp, UTC by definition), then
+    DateTimeOriginal with its OffsetTimeOriginal, converted to UTC. A DateTimeOriginal without an
+    offset is the camera's local clock in an unknown zone: it is returned naive, never labelled
+    UTC. None when the photo carries no readable time (e.g. the ``0000:00:00 00:00:00`` of an unset clock).
+    """
     try:
+        gps_time = _optional(_fix_time, _ifd(image, ExifTags.IFD.GPSInfo))
         exif_ifd = _ifd(image, ExifTags.IFD.Exif)
     except GpsError:
         return None
-    text = exif_ifd.get(ExifTags.Base.DateTimeOriginal)
-    if not isinstance(text, str):
-        return None
-    try:
-        taken = datetime.strptime(text.strip("\x00 "), _EXIF_DATETIME)
-    except ValueError:
-        return None  # e.g. the "0000:00:00 00:00:00" cameras write when the clock is unset
-    offset = exif_ifd.get(ExifTags.Base.OffsetTimeOriginal)
-    if isinstance(offset, str):
+    if gps_time is not None:
+        return gps_time
+    text = _text(exif_ifd.get(ExifTags.Base.DateTimeOriginal))
+    offset = _text(exif_ifd.get(ExifTags.Base.OffsetTimeOriginal))
+    for candidate in (text + offset, text) if offset else (text,):
         try:
-            taken = taken.replace(tzinfo=datetime.strptime(offset.strip("\x00 "), "%z").tzinfo)
+            taken = parse_timestamp(candidate)
         except ValueError:
-            pass  # a malformed offset leaves the local time without a zone
-    return taken
+            continue  # a malformed offset: try the local time alone; an unset clock: no time
+        return taken.astimezone(timezone.utc) if taken is not None and taken.tzinfo is not None else taken
+    return None
+
+
+def _text(value: object) -> str:
+    """An EXIF ASCII field without its NUL padding ("" when absent or not text)."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return value.strip("\x00 ") if isinstance(value, str) else ""

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.coords import CoordinateError, validate_lonlat
+from core.data import timestamps
 from core.data.errors import DatasetError
 
 
@@ -39,14 +40,22 @@ def parse_number(text: object, path: str | Path, where: str, what: str) -> float
 
 
 def parse_timestamp(text: object, path: str | Path, where: str) -> datetime | None:
-    """An ISO 8601 timestamp (naive ones read as UTC); None or empty gives None, garbage raises."""
-    if text is None or (isinstance(text, str) and not text.strip()):
-        return None
+    """:func:`core.data.timestamps.parse_timestamp` of a file field (naive times read as UTC, the
+    convention of dataset files); an unreadable one raises :class:`DatasetError` naming ``where``."""
     try:
-        value = datetime.fromisoformat(str(text).strip())
+        value = timestamps.parse_timestamp(text)
     except ValueError as exc:
-        raise DatasetError(path, f"{where}: timestamp {text!r} is not an ISO 8601 date/time") from exc
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        raise DatasetError(path, f"{where}: {exc}") from exc
+    return value if value is None or value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def timestamp_or_problem(text: object, path: str | Path, where: str, problems: list[str]) -> datetime | None:
+    """:func:`parse_timestamp`, except that an odd date is appended to ``problems`` and read as unknown (None)."""
+    try:
+        return parse_timestamp(text, path, where)
+    except DatasetError as exc:
+        problems.append(f"{Path(path).name}: {exc.problem}; its time is left unknown")
+        return None
 
 
 def read_json(path: Path, expected: type) -> dict | list:

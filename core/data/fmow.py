@@ -43,7 +43,7 @@ import shapely.wkt
 
 from core.data.base import CROP_COLUMNS, GeoImageDataset, records_from_columns
 from core.data.errors import DatasetError
-from core.data.fields import checked_location, parse_timestamp, read_json
+from core.data.fields import checked_location, read_json, timestamp_or_problem
 from core.data.paths import resolve_inside
 
 #: The 62 fMoW categories; a record's label is its index here.
@@ -296,6 +296,7 @@ def load_fmow(
     truth = _ground_truth(root, split, ground_truth)
     columns: dict[str, list] = {key: [] for key in ("image", "lon", "lat", "label", "timestamp", "site_id")}
     extras: dict[str, list] = {key: [] for key in EXTRA_FIELDS + CROP_COLUMNS}
+    problems: list[str] = []
     for site in _sites(split_dir, truth):
         for image_path, k, json_path in _site_images(site, product, needs_json=site.gt_folder is None):
             if site.gt_folder is not None:
@@ -306,9 +307,7 @@ def load_fmow(
             if "raw_location" not in metadata:
                 raise _missing_gps(json_path, site, k, product, split)
             lon, lat = _centroid(metadata["raw_location"], json_path)
-            timestamp = parse_timestamp(metadata.get("timestamp"), json_path, "timestamp")
-            if timestamp is None:
-                raise DatasetError(json_path, "the 'timestamp' field is missing or empty")
+            timestamp = timestamp_or_problem(metadata.get("timestamp"), json_path, "timestamp", problems)
             columns["image"].append(image_path.relative_to(root).as_posix())
             columns["lon"].append(lon)
             columns["lat"].append(lat)
@@ -327,4 +326,4 @@ def load_fmow(
     for key in ("gsd", "cloud_cover", "img_width", "img_height"):
         records[key] = pd.to_numeric(records[key], errors="coerce")
     records[list(CROP_COLUMNS)] = records[list(CROP_COLUMNS)].astype(np.float64)
-    return GeoImageDataset(f"fMoW-{product} {split}", root, records, list(FMOW_CATEGORIES))
+    return GeoImageDataset(f"fMoW-{product} {split}", root, records, list(FMOW_CATEGORIES), problems)

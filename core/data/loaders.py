@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.data.base import GeoImageDataset
-from core.data.csv_dataset import load_geo_csv
+from core.data.csv_dataset import BAD_ROW_CHOICES, load_geo_csv
 from core.data.errors import DatasetError
-from core.data.fmow import load_fmow
+from core.data.fmow import FMOW_PRODUCTS, load_fmow
 from core.data.geoimagenet import load_geoimagenet
-from core.data.inat import load_inat2018
+from core.data.inat import INAT_SPLITS, load_inat2018
 from core.data.paths import OutsideRootError, data_root, path_problem, resolve_inside
 from core.data.photo_folder import load_photo_folder
 
 
 @dataclass(frozen=True)
 class DatasetFormat:
-    """A loader taking the dataset path first, what it expects, and which options are paths too."""
+    """A loader taking the dataset path first, what it expects, which options are paths too, and the
+    allowed values of options that take one of a few (forms offer those as a choice)."""
 
     loader: Callable[..., GeoImageDataset]
     description: str
     path_options: tuple[str, ...] = ()
+    option_choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def options(self) -> dict[str, str | None]:
@@ -38,10 +40,18 @@ DATASET_FORMATS: dict[str, DatasetFormat] = {
         "fMoW-rgb folder: {split}/{category}/{category}_{site}/*_{product}.jpg + JSON, or anonymous test/seq "
         "folders, with the ground truth ({split}_gt/, {split}_gt_mapping.json) beside them or in ground_truth",
         ("ground_truth",),
+        option_choices={"product": FMOW_PRODUCTS},
     ),
-    "inat2018": DatasetFormat(load_inat2018, "iNat2018 folder: {split}2018.json + {split}2018_locations.json"),
+    "inat2018": DatasetFormat(
+        load_inat2018,
+        "iNat2018 folder: {split}2018.json + inat2018_locations/{split}2018_locations.json [+ categories.json]",
+        option_choices={"split": INAT_SPLITS},
+    ),
     "geo_csv": DatasetFormat(
-        load_geo_csv, "CSV file with columns path,label,lat,lon[,timestamp] over an image folder", ("image_root",)
+        load_geo_csv,
+        "CSV file with columns path,label,lat,lon[,timestamp] (or aliases; , ; or tab) over an image folder",
+        ("image_root",),
+        {"on_bad_rows": BAD_ROW_CHOICES},
     ),
     "geoimagenet": DatasetFormat(
         load_geoimagenet,

@@ -1,7 +1,9 @@
 """Loader for a folder of the user's own photos, located by their EXIF GPS.
 
 Photos in sub-folders are labelled by their first sub-folder's name; photos at the top level are
-unlabelled. A photo that cannot be used (no GPS, nonsensical GPS, unreadable, a symlink leaving the
+unlabelled. ``timestamp`` holds the capture time in UTC when the photo says it (GPS time, or
+DateTimeOriginal with OffsetTimeOriginal); a photo with only its camera's local clock has it in
+``local_time`` (naive: its zone is unknown) and no ``timestamp``. A photo that cannot be used (no GPS, nonsensical GPS, unreadable, a symlink leaving the
 folder) is skipped and reported in ``dataset.problems``; only an empty or all-bad folder is an error.
 """
 
@@ -11,7 +13,9 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from core.data.base import GeoImageDataset, records_from_columns
+import pandas as pd
+
+from core.data.base import LOCAL_TIME, GeoImageDataset, records_from_columns
 from core.data.errors import DatasetError
 from core.data.exif import GpsError, GpsFix, read_capture_time, read_gps
 from core.data.images import ImageRejected, decode_rgb, probe_image_bytes, read_image_file
@@ -21,6 +25,10 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".heic", ".heif", ".avif", ".tif", ".
 #: Photos are fully decoded once at load (to catch truncated files); JPEGs at about this size.
 _CHECK_SIZE = (256, 256)
 _LEAVES_ROOT = "symbolic link leading outside the photo folder"
+
+
+def _is_aware(moment: datetime | None) -> bool:
+    return moment is not None and moment.tzinfo is not None
 
 
 class _Skipped(Exception):
@@ -93,8 +101,9 @@ def load_photo_folder(root: str | Path) -> GeoImageDataset:
         lon=[fix.lon for _, fix, _ in used],
         lat=[fix.lat for _, fix, _ in used],
         label=[class_names.index(group) if group is not None else -1 for group in groups],
-        timestamp=[taken or fix.timestamp for _, fix, taken in used],
+        timestamp=[taken if _is_aware(taken) else None for _, _, taken in used],
         site_id=[None] * len(used),
     )
+    records[LOCAL_TIME] = pd.to_datetime(pd.Series([None if _is_aware(t) else t for _, _, t in used], dtype=object))
     records["altitude_m"] = [fix.altitude_m for _, fix, _ in used]
     return GeoImageDataset(root.name, root, records, class_names, problems)

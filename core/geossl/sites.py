@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from core.data.base import GeoImageDataset
-from core.data.splits import label_ranks, spatial_split
+from core.data.splits import choose_split, label_ranks
 from core.train.config import DataConfig
 
 
@@ -32,6 +32,7 @@ class SiteImages:
     label_ranks: np.ndarray  # [n_sites]
     class_names: tuple[str, ...]
     fingerprint: str
+    split_method: str = "the dataset's own split"  # how the splits were made, in words (run cards, the app)
 
     @property
     def n_sites(self) -> int:
@@ -88,7 +89,8 @@ def dataset_site_images(dataset: GeoImageDataset, size: int, seed: int = 0) -> S
     """Any loader's dataset (fMoW, photo folders, ...): records grouped by ``site_id`` (or one site each).
 
     Records without a location are dropped; the site's location and label are its first record's.
-    A spatially blocked split and label ranks are computed over sites.
+    A split (spatially blocked where the data allow, see :func:`core.data.splits.choose_split`) and
+    label ranks are computed over sites.
     """
     records = dataset.records[dataset.has_location].copy()
     records["site"] = records["site_id"].where(records["site_id"].notna(), pd.Series(records.index.astype(str), index=records.index))
@@ -99,17 +101,18 @@ def dataset_site_images(dataset: GeoImageDataset, size: int, seed: int = 0) -> S
     first = records.groupby(codes, sort=True).head(1)
     lonlat = first[["lon", "lat"]].to_numpy(np.float64)
     labels = first["label"].to_numpy(np.int64)
-    splits = spatial_split(lonlat, seed=seed)
+    chosen = choose_split(lonlat, seed=seed)
     return SiteImages(
         images=torch.from_numpy(images),
         image_site=torch.from_numpy(codes.astype(np.int64)),
         site_images=site_images,
         lonlat=lonlat,
         labels=torch.from_numpy(labels.copy()),
-        splits=splits,
-        label_ranks=label_ranks(labels, (splits == "train") & (labels >= 0), seed),
+        splits=chosen.splits,
+        label_ranks=label_ranks(labels, (chosen.splits == "train") & (labels >= 0), seed),
         class_names=tuple(dataset.class_names),
         fingerprint=dataset.fingerprint(),
+        split_method=chosen.method,
     )
 
 

@@ -12,7 +12,7 @@ import torch
 
 import core.geossl.encoder  # noqa: F401  (registers the moco:<run> image encoders)
 from core.data.base import GeoImageDataset
-from core.data.splits import label_ranks, label_subset, spatial_split
+from core.data.splits import choose_split, label_ranks, label_subset
 from core.train.config import DataConfig
 
 Progress = Callable[[float, str], None]
@@ -29,6 +29,7 @@ class FeatureData:
     label_ranks: np.ndarray  # stratified rank in [0, 1) for labelled train records, NaN elsewhere
     class_names: tuple[str, ...]
     fingerprint: str  # data hash recorded in run cards
+    split_method: str = "the dataset's own split"  # how the splits were made, in words (run cards, the app)
 
     @property
     def n_classes(self) -> int:
@@ -60,17 +61,21 @@ def feature_data_from(dataset: GeoImageDataset, features: np.ndarray, feature_ke
     """Assemble :class:`FeatureData` from a dataset and its features (records without location dropped).
 
     Datasets that carry a ``split`` column (the default one) keep it; others get a spatially blocked
-    split and label ranks computed here with ``seed``.
+    split whose block size suits the data, or a random one when the records lie in too few places
+    (see :func:`core.data.splits.choose_split`; ``split_method`` says which), and label ranks,
+    computed here with ``seed``.
     """
     located = dataset.has_location
     lonlat = dataset.lonlat[located]
     labels = dataset.labels[located]
     records = dataset.records[located]
+    split_method = FeatureData.split_method
     if "split" in records.columns:
         splits = records["split"].to_numpy(dtype=str)
         ranks = records["label_rank"].to_numpy(dtype=np.float64)
     else:
-        splits = spatial_split(lonlat.astype(np.float64), seed=seed)
+        chosen = choose_split(lonlat.astype(np.float64), seed=seed)
+        splits, split_method = chosen.splits, chosen.method
         ranks = label_ranks(labels, (splits == "train") & (labels >= 0), seed)
     digest = hashlib.sha256(f"{dataset.fingerprint()}|{feature_key}".encode()).hexdigest()
     return FeatureData(
@@ -81,6 +86,7 @@ def feature_data_from(dataset: GeoImageDataset, features: np.ndarray, feature_ke
         label_ranks=ranks,
         class_names=tuple(dataset.class_names),
         fingerprint=digest[:16],
+        split_method=split_method,
     )
 
 

@@ -188,6 +188,7 @@ def run_card(config: RunConfig, data: FeatureData, summary: RunSummary, metrics:
 
 - stage: **{config.stage}**, status: **{summary.status}**, best epoch {summary.fit.best_epoch} of {config.epochs}
 - dataset: `{config.data.dataset}` (data hash `{data.fingerprint}`), image features `{config.data.image_encoder}`
+- split: {data.split_method}
 - location encoder: `{config.location['encoding']}` + `{config.location['network']}`
 - seed: {config.seed}; wall time {summary.fit.wall_seconds:.1f} s; finished {datetime.now(timezone.utc).isoformat(timespec='seconds')}
 - versions: Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}

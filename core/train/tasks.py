@@ -28,6 +28,16 @@ from core.train.data import FeatureData
 from core.train.negatives import NegativeSampler, sphere_points
 
 
+def require_split_sizes(data: FeatureData, counts: dict[str, int], needed: int, what: str) -> None:
+    """Refuse, naming each short split, when a split holds fewer than ``needed`` of the ``what`` a task uses."""
+    short = [f"{name} ({count})" for name, count in counts.items() if count < needed]
+    if short:
+        raise ValueError(
+            f"too few {what} in split {', '.join(short)}: this stage needs at least {needed} in each of "
+            f"{', '.join(counts)} (split: {data.split_method})"
+        )
+
+
 def shuffled_batches(
     indices: torch.Tensor, batch_size: int, generator: torch.Generator, rank: int = 0, world_size: int = 1
 ) -> Iterator[torch.Tensor]:
@@ -131,6 +141,8 @@ class PretrainTask:
         self.sampler = (sampler or NegativeSampler(self.objective.negative_sampler, self.objective.near_radius_km)) if uses_negatives else None
         self.train_indices = train
         self.val_indices = data.indices("val")
+        counts = {name: len(data.indices(name)) for name in ("train", "val", "test")}
+        require_split_sizes(data, counts, 2, "located records")
 
     def train_batches(self, epoch: int, generator: torch.Generator, rank: int, world_size: int) -> Iterator[torch.Tensor]:
         return shuffled_batches(self.train_indices, self.config.batch_size, generator, rank, world_size)
@@ -239,6 +251,8 @@ class ClassifierTask:
         self.data = data
         self.train_indices = train_indices
         self.val_indices = data.labelled_indices("val")
+        counts = {name: len(data.labelled_indices(name)) for name in ("val", "test")}
+        require_split_sizes(data, counts, 1, "labelled records")
         self.loss = loss
         self.random_inputs = random_inputs
 

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.coords import haversine_km
 from core.data.default_dataset import load_default_dataset
+from core.data.photo_folder import load_photo_folder
 from core.data.sources import VIEW_SOURCES
 from geovis import app_state, browse
 from geovis.markdown_text import escape_markdown
@@ -22,7 +23,9 @@ MAP_KEY = "browse_map"
 
 @pytest.fixture
 def data_root(tmp_path, monkeypatch) -> Path:
-    """A data root holding a photo folder ``trip``: 4 located photos in 2 classes over 3 days, 1 without GPS."""
+    """A data root holding a photo folder ``trip``: 4 located photos in 2 classes over 3 days, 1 without GPS.
+
+    Each photo carries its GPS (UTC) time, as phones write it, next to the camera's local time."""
     root = tmp_path / "data"
     photos = [
         ("beach/bali.jpg", -8.65, 115.13, datetime(2021, 7, 1, 9)),
@@ -31,7 +34,7 @@ def data_root(tmp_path, monkeypatch) -> Path:
         ("city/tokyo.jpg", 35.68, 139.69, datetime(2023, 3, 5, 12)),
     ]
     for name, lat, lon, taken in photos:
-        write_file(root / "trip" / name, jpeg_with_gps_bytes(lat, lon, capture_time=taken))
+        write_file(root / "trip" / name, jpeg_with_gps_bytes(lat, lon, fix_time=taken, capture_time=taken))
     write_file(root / "trip" / "city" / "no_gps.jpg", photo_bytes())
     (root / "empty").mkdir()
     monkeypatch.setenv("GEOCSP_DATA_ROOT", str(root))
@@ -131,7 +134,7 @@ def test_a_user_photo_folder_registered_on_overview_appears_on_browse(data_root,
     register(at, "photo_folder", "trip")
     assert not at.error
     assert any(header.value == "Active dataset: trip" for header in at.header)
-    assert any(e.label.startswith("1 records skipped") for e in at.expander)
+    assert any(e.label.startswith("1 problem noted while loading") for e in at.expander)
 
     ok(at.switch_page(BROWSE).run())
     assert shown(at) == 4 and metric(at, "Drawn as") == "markers"
@@ -142,7 +145,7 @@ def test_a_user_photo_folder_registered_on_overview_appears_on_browse(data_root,
 
     click(at, lat=38.7, lng=-9.1)
     assert details(at)["Class"] == "city" and details(at)["Image"] == "city/lisbon.jpg"
-    assert details(at)["Timestamp"].startswith("2022-08-02T18:00")
+    assert details(at)["Timestamp"] == "2022-08-02T18:00:00+00:00"
     assert captions(at) == ["2022-08-02"]
 
     ok(at.switch_page("app_pages/overview.py").run())
@@ -184,6 +187,13 @@ def test_a_photo_of_extreme_aspect_ratio_and_a_markdown_like_class_show_on_brows
     assert captions(at) == ["strip.png"]
 
 
+def test_a_camera_local_time_is_shown_as_local_never_as_utc(tmp_path):
+    write_file(tmp_path / "tokyo.jpg", jpeg_with_gps_bytes(35.68, 139.69, capture_time=datetime(2023, 3, 5, 21)))
+    fields = browse.sample_metadata(load_photo_folder(tmp_path), 0)
+    assert fields["Taken (camera local time, zone unknown)"] == "2023-03-05 21:00:00"
+    assert "Timestamp" not in fields and "local_time" not in fields
+
+
 def test_nearest_sample_and_filters_on_a_small_dataset():
     dataset = tiny_dataset(200, seed=3)
     everything = browse.sample_layer(dataset, browse.Filters())
@@ -205,3 +215,20 @@ def test_marker_maps_are_one_offline_geojson_layer_and_deterministic():
     assert pages[0] == pages[1]
     assert "pointToLayer" in pages[0] and pages[0].count("L.circleMarker(") == 0
     assert "https://" not in pages[0] and "http://" not in pages[0]
+
+
+def test_a_csv_with_a_bad_row_loads_when_the_form_says_skip(data_root, monkeypatch):
+    write_file(data_root / "table" / "pics" / "a.jpg", photo_bytes())
+    (data_root / "table" / "geo.csv").write_text("Filename;Latitude;Longitude;Class\npics\\a.jpg;38,7;-9,1;x\npics\\b.jpg;1;2;y\n")
+    monkeypatch.setattr(app_state, "load_default_dataset", lambda progress=None: tiny_dataset(40))
+    at = ok(AppTest.from_file(APP, default_timeout=60).run())
+    by_label(at.selectbox, "Format").set_value("geo_csv")
+    by_label(at.text_input, "Path").set_value("table/geo.csv")
+    ok(at.run())
+    assert by_label(at.selectbox, "On bad rows").options == ["fail", "skip"]
+    ok(by_label(at.button, "Load dataset").click().run())
+    assert len(at.error) == 1 and "line 3, pics/b.jpg)" in at.error[0].value
+    by_label(at.selectbox, "On bad rows").set_value("skip")
+    ok(by_label(at.button, "Load dataset").click().run())
+    assert not at.error and any(header.value == "Active dataset: geo" for header in at.header)
+    assert any(e.label.startswith("1 problem noted while loading") for e in at.expander)

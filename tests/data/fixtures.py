@@ -76,12 +76,14 @@ def photo_bytes(
     *,
     gps: dict | None = None,
     capture_time: datetime | None = None,
+    capture_offset: str | None = None,
     orientation: int | None = None,
     size: tuple[int, int] = (48, 32),
     mode: str = "RGB",
     color: int | tuple[int, ...] = (200, 80, 40),
 ) -> bytes:
-    """An encoded image (any Pillow/pillow-heif format) with the given EXIF GPS IFD, capture time, orientation."""
+    """An encoded image (any Pillow/pillow-heif format) with the given EXIF GPS IFD, capture time (local,
+    DateTimeOriginal) and its zone (OffsetTimeOriginal, e.g. ``"+09:00"``), orientation."""
     import pillow_heif
 
     pillow_heif.register_heif_opener()  # lets Pillow write HEIF
@@ -90,6 +92,8 @@ def photo_bytes(
         exif["0th"][piexif.ImageIFD.Orientation] = orientation
     if capture_time is not None:
         exif["Exif"][piexif.ExifIFD.DateTimeOriginal] = capture_time.strftime("%Y:%m:%d %H:%M:%S")
+    if capture_offset is not None:
+        exif["Exif"][piexif.ExifIFD.OffsetTimeOriginal] = capture_offset
     buffer = io.BytesIO()
     Image.new(mode, size, color).save(buffer, format=fmt, exif=piexif.dump(exif))
     return buffer.getvalue()
@@ -280,27 +284,50 @@ INAT_IMAGES = [
 ]
 
 
+#: Test-split images: the images only, no labels, no public locations.
+INAT_TEST_IMAGES = [(901, "test2018/0a1b2c.jpg"), (902, "test2018/3d4e5f.jpg")]
+
+_TAXON_RANKS = ("supercategory", "kingdom", "phylum", "class", "order", "family", "genus")
+
+
 def write_inat2018(
     root: Path,
     split: str = "train",
     images: list[tuple] = INAT_IMAGES,
     categories: dict[int, str] = INAT_CATEGORIES,
     write_images: bool = True,
+    official: bool = True,
 ) -> None:
-    """Write ``{split}2018.json``, ``{split}2018_locations.json`` and (optionally) the images."""
+    """Write iNat2018 ``split`` as the official archives unpack, and (optionally) the images.
+
+    ``official``: ``{split}2018.json`` with obfuscated category names (numbers, as in the competition
+    files), the real names in ``categories.json``, locations in ``inat2018_locations/``. Otherwise the
+    simplified layout: real names in ``{split}2018.json`` and the locations file beside it.
+    For ``split="test"`` pass ``INAT_TEST_IMAGES``: no annotations and no locations file, as published.
+    """
     root.mkdir(parents=True, exist_ok=True)
+    taxonomy = {rank: "Life" for rank in _TAXON_RANKS}
     coco = {
         "info": {"year": 2018, "version": "1.0", "description": "iNaturalist 2018"},
         "images": [{"id": i, "file_name": name, "width": 48, "height": 32, "license": 3} for i, name, *_ in images],
-        "annotations": [{"id": n, "image_id": i, "category_id": c} for n, (i, _, c, *_) in enumerate(images)],
-        "categories": [{"id": c, "name": name, "supercategory": "Life"} for c, name in categories.items()],
+        "categories": [
+            {"id": c, "name": str(c) if official else name, **{rank: str(n) for n, rank in enumerate(_TAXON_RANKS)}}
+            for c, name in categories.items()
+        ],
     }
-    locations = [
-        {"id": i, "lat": lat, "lon": lon, "date": date, "loc_uncert": None if lat is None else 25}
-        for i, _, _, lat, lon, date in images
-    ]
+    if split != "test":
+        coco["annotations"] = [{"id": n, "image_id": i, "category_id": c} for n, (i, _, c, *_) in enumerate(images)]
+        locations = [
+            {"id": i, "lat": lat, "lon": lon, "date": date, "loc_uncert": None if lat is None else 25}
+            for i, _, _, lat, lon, date in images
+        ]
+        locations_folder = root / "inat2018_locations" if official else root
+        locations_folder.mkdir(exist_ok=True)
+        (locations_folder / f"{split}2018_locations.json").write_text(json.dumps(locations))
     (root / f"{split}2018.json").write_text(json.dumps(coco))
-    (root / f"{split}2018_locations.json").write_text(json.dumps(locations))
+    if official:
+        names = [{"id": c, "name": name, **taxonomy} for c, name in categories.items()]
+        (root / "categories.json").write_text(json.dumps(names))
     if write_images:
         for _, name, *_ in images:
             write_file(root / name, photo_bytes())

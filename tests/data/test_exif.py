@@ -85,7 +85,8 @@ def test_unreadable_altitude_does_not_lose_the_position():
 
 def test_capture_time():
     taken = datetime(2019, 12, 24, 23, 59, 1)
-    assert read_capture_time(probe_image_bytes(photo_bytes("JPEG", capture_time=taken))) == taken
+    local = read_capture_time(probe_image_bytes(photo_bytes("JPEG", capture_time=taken)))
+    assert local == taken and local.tzinfo is None  # camera local time: never labelled UTC
     assert read_capture_time(probe_image_bytes(photo_bytes("HEIF", capture_time=taken))) == taken
     assert read_capture_time(probe_image_bytes(photo_bytes("JPEG"))) is None
 
@@ -94,10 +95,19 @@ def test_capture_time_with_offset_and_unset_clock():
     exif = {
         "Exif": {piexif.ExifIFD.DateTimeOriginal: "2020:02:29 10:00:00", piexif.ExifIFD.OffsetTimeOriginal: "+05:30"}
     }
-    image = probe_image_bytes(_jpeg_with_exif(exif))
-    assert read_capture_time(image) == datetime(2020, 2, 29, 10, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    taken = read_capture_time(probe_image_bytes(_jpeg_with_exif(exif)))
+    assert taken == datetime(2020, 2, 29, 4, 30, tzinfo=timezone.utc) and taken.utcoffset() == timedelta(0)
+    exif["Exif"][piexif.ExifIFD.OffsetTimeOriginal] = "+5h"  # malformed: the local time alone, still naive
+    assert read_capture_time(probe_image_bytes(_jpeg_with_exif(exif))) == datetime(2020, 2, 29, 10)
     unset = {"Exif": {piexif.ExifIFD.DateTimeOriginal: "0000:00:00 00:00:00"}}
     assert read_capture_time(probe_image_bytes(_jpeg_with_exif(unset))) is None
+
+
+def test_gps_utc_time_wins_over_naive_local_time():
+    """A phone in Tokyo: DateTimeOriginal 09:00 local (no offset), GPS fix 00:00 UTC the same instant."""
+    local = datetime(2021, 5, 3, 9, 0, 0)
+    data = jpeg_with_gps_bytes(35.68, 139.69, fix_time=datetime(2021, 5, 3, 0, 0, 0), capture_time=local)
+    assert read_capture_time(probe_image_bytes(data)) == datetime(2021, 5, 3, 0, 0, tzinfo=timezone.utc)
 
 
 def _jpeg_with_exif(exif: dict) -> bytes:

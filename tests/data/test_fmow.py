@@ -111,22 +111,34 @@ def _edit_json(root, change):
         (lambda m: m.update(raw_location="LINESTRING (1 2, 3 4)"), r"must be a non-empty POLYGON, found LineString"),
         (lambda m: m.update(raw_location="POLYGON ((10 95, 11 95, 11 96, 10 95))"), r"coordinates out of range"),
         (lambda m: m.update(raw_location="POLYGON ((190 5, 191 5, 191 6, 190 5))"), r"coordinates out of range"),
-        (lambda m: m.update(timestamp="last tuesday"), r"timestamp 'last tuesday' is not an ISO 8601"),
-        (lambda m: m.update(timestamp=""), r"'timestamp' field is missing or empty"),
-        (lambda m: m.pop("timestamp"), r"'timestamp' field is missing or empty"),
         (lambda m: m.pop("raw_location"), r"has no 'raw_location' \(GPS is stripped .* in train_gt/zoo/zoo_3/zoo_3_0_rgb\.json of"),
         (lambda m: m.update(bounding_boxes="big"), r"bounding_boxes must be a list of boxes, found str"),
         (lambda m: m.update(bounding_boxes=[{"box": [1, 2, 3]}]), r"bounding_boxes\[0\] must hold a 'box' \[x, y, width, height\]"),
         (lambda m: m.update(bounding_boxes=[{"box": [1, 2, "3", 4]}]), r"bounding_boxes\[0\] must hold a 'box'"),
         (lambda m: m.update(bounding_boxes=[{"box": [1, 2, 0, 4]}]), r"bounding_boxes\[0\]: box \[1, 2, 0, 4\] needs x, y >= 0 and a positive"),
     ],
-    ids=["bad-wkt", "not-polygon", "lat-range", "lon-range", "bad-timestamp", "empty-timestamp", "no-timestamp",
-         "no-location", "boxes-not-list", "box-three-values", "box-text", "box-zero-width"],
+    ids=["bad-wkt", "not-polygon", "lat-range", "lon-range", "no-location", "boxes-not-list", "box-three-values", "box-text", "box-zero-width"],
 )
 def test_bad_metadata_names_file_and_problem(fmow_root, change, message):
     _edit_json(fmow_root, change)
     with pytest.raises(DatasetError, match=r"zoo_3_0_rgb\.json: .*" + message):
         load_fmow(fmow_root)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda m: m.update(timestamp=""), lambda m: m.pop("timestamp"), lambda m: m.update(timestamp="last tuesday")],
+    ids=["empty", "missing", "odd"],
+)
+def test_an_odd_or_missing_timestamp_is_unknown_and_an_odd_one_reported(fmow_root, change):
+    _edit_json(fmow_root, change)
+    dataset = load_fmow(fmow_root)
+    row = dataset.records.index[dataset.records["image"] == "train/zoo/zoo_3/zoo_3_0_rgb.jpg"][0]
+    assert pd.isna(dataset.records.at[row, "timestamp"])
+    assert dataset.records["timestamp"].notna().sum() == len(dataset) - 1
+    odd = "last tuesday" in (fmow_root / "train/zoo/zoo_3/zoo_3_0_rgb.json").read_text()
+    reported = [p for p in dataset.problems if "zoo_3_0_rgb.json" in p and "time is left unknown" in p]
+    assert len(reported) == int(odd)
 
 
 def test_malformed_json(fmow_root):

@@ -84,10 +84,23 @@ def test_a_nul_byte_inside_a_dataset_names_the_record(data_root):
         load_user_dataset("inat2018", "inat")
 
 
-@pytest.mark.parametrize(("fmt", "split"), [("fmow", "../outside/train"), ("inat2018", "../outside/train")])
-def test_a_split_option_cannot_read_outside_the_dataset(data_root, fmt, split):
+@pytest.mark.parametrize(
+    ("fmt", "split", "message"),
+    [("fmow", "../outside/train", "escapes the dataset root"), ("inat2018", "../outside/train", "unknown iNat2018 split")],
+)
+def test_a_split_option_cannot_read_outside_the_dataset(data_root, fmt, split, message):
     write_fmow_tree(data_root / "outside")
     write_inat2018(data_root / "outside", split="train")
     (data_root / "dataset").mkdir()
-    with pytest.raises(DatasetError, match="escapes the dataset root"):
+    with pytest.raises(DatasetError, match=message):
         load_user_dataset(fmt, "dataset", split=split)
+
+
+def test_choice_options_offer_their_default_and_reach_the_loader(data_root):
+    for fmt in DATASET_FORMATS.values():
+        for name, choices in fmt.option_choices.items():
+            assert fmt.options[name] in choices
+    write_geo_csv(data_root / "csv/geo.csv", [{"path": "a.jpg", "label": "x", "lat": "1", "lon": "2"}])
+    (data_root / "csv/geo.csv").write_text("path,label,lat,lon\na.jpg,x,1,2\nb.jpg,x,1,2\n")
+    dataset = load_user_dataset("geo_csv", "csv/geo.csv", on_bad_rows="skip")
+    assert len(dataset) == 1 and "line 3: image b.jpg not found" in dataset.problems[0]

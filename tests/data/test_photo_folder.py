@@ -28,8 +28,19 @@ def test_labelled_subfolders_and_all_formats(tmp_path):
                                         "city/d.avif": 1, "city/e.tiff": 1}
     assert (table.at["beach/a.jpg", "lat"], table.at["beach/a.jpg", "lon"]) == pytest.approx((-8.65, 115.13))
     assert (table.at["city/c.heic", "lat"], table.at["city/c.heic", "lon"]) == pytest.approx((40.7128, -74.006))
-    assert table.at["beach/a.jpg", "timestamp"] == pd.Timestamp(taken, tz="UTC")
-    assert pd.isna(table.at["city/d.avif", "timestamp"])
+    assert pd.isna(table.at["beach/a.jpg", "timestamp"])  # camera local time only: its zone is unknown ...
+    assert table.at["beach/a.jpg", "local_time"] == pd.Timestamp(taken)  # ... so it is kept naive, as local
+    assert pd.isna(table.at["city/d.avif", "timestamp"]) and pd.isna(table.at["city/d.avif", "local_time"])
+
+
+def test_capture_times_are_utc_only_when_the_photo_says_so(tmp_path):
+    """Tokyo, 09:00 local = 00:00 UTC: GPS time first, then DateTimeOriginal + OffsetTimeOriginal."""
+    local = datetime(2021, 5, 3, 9, 0, 0)
+    write_file(tmp_path / "gps.jpg", jpeg_with_gps_bytes(35.68, 139.69, fix_time=datetime(2021, 5, 3), capture_time=local))
+    write_file(tmp_path / "offset.jpg", jpeg_with_gps_bytes(35.68, 139.69, capture_time=local, capture_offset="+09:00"))
+    table = load_photo_folder(tmp_path).records.set_index("image")
+    assert table["timestamp"].tolist() == [pd.Timestamp("2021-05-03T00:00:00Z")] * 2
+    assert table["local_time"].isna().all()
 
 
 def test_top_level_photos_are_unlabelled_and_use_gps_time(tmp_path):

@@ -6,12 +6,16 @@ import pytest
 from core.coords import sample_sphere
 from core.data.splits import (
     LABEL_RATIOS,
+    MIN_SPLIT_SIZE,
+    SPLIT_NAMES,
     assign_groups,
+    choose_split,
     label_ranks,
     label_subset,
     random_split,
     spatial_blocks,
     spatial_split,
+    too_small_splits,
 )
 
 
@@ -69,3 +73,42 @@ def test_label_subsets_are_nested_stratified_and_cover_every_class():
     assert (label_ranks(labels, eligible, seed=2) == ranks)[eligible].all()
     with pytest.raises(ValueError, match="label ratio"):
         label_subset(ranks, 0.0)
+
+
+# --- small and odd datasets: the block size follows the data ----------------------------------------
+
+#: 13 located photos in 5 H3 resolution-1 cells (1, 4, 1, 2 and 5 photos about a kilometre apart):
+#: the fixed resolution-1 split gave train 11 / val 0 / test 2, and training failed.
+CITIES = [((-9.14, 38.72), 1), ((2.35, 48.86), 4), ((139.69, 35.68), 1), ((-74.0, 40.71), 2), ((151.21, -33.87), 5)]
+THIRTEEN_PHOTOS = np.array([(lon + 0.01 * k, lat + 0.007 * k) for (lon, lat), n in CITIES for k in range(n)])
+
+
+def test_thirteen_photos_in_five_cells_get_every_split_filled_and_blocked():
+    assert [int(np.sum(spatial_split(THIRTEEN_PHOTOS) == name)) for name in SPLIT_NAMES] == [11, 0, 2]
+    chosen = choose_split(THIRTEEN_PHOTOS)
+    assert all(size >= MIN_SPLIT_SIZE for size in chosen.sizes().values()), chosen.sizes()
+    level = int(chosen.method.rsplit(" ", 1)[-1])
+    assert chosen.method == f"spatially blocked by H3 cells at resolution {level}" and level > 1
+    blocks = spatial_blocks(THIRTEEN_PHOTOS, "h3", level)
+    assert all(len(set(chosen.splits[blocks == block])) == 1 for block in np.unique(blocks))
+
+
+def test_a_large_dataset_keeps_the_requested_resolution(points):
+    chosen = choose_split(points, seed=1)
+    assert chosen.method == "spatially blocked by H3 cells at resolution 1"
+    assert (chosen.splits == spatial_split(points, seed=1)).all()
+
+
+def test_records_in_too_few_places_are_split_at_random_and_said_so():
+    same_spot = np.array([(2.35, 48.86)] * 6 + [(-9.14, 38.72)] * 3)
+    chosen = choose_split(same_spot)
+    assert chosen.method.startswith("random per record: the 9 located records lie in too few places")
+    assert chosen.sizes() == {"train": 5, "val": 2, "test": 2}
+    assert too_small_splits(chosen.splits) == []
+
+
+def test_too_few_records_name_the_short_splits():
+    chosen = choose_split(np.array([(2.35, 48.86)] * 4))
+    assert chosen.sizes() == {"train": 2, "val": 1, "test": 1}
+    assert too_small_splits(chosen.splits) == ["val (1 record)", "test (1 record)"]
+    assert too_small_splits(np.array(["train"] * 3 + ["test"] * 2)) == ["val (0 records)"]
