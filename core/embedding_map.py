@@ -26,6 +26,7 @@ from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
 from core.hexgrid import cell_centers, world_cells
+from core.gis.region import PolygonRegion
 from core.regions import BBox
 from core.location import (
     ENCODINGS,
@@ -51,13 +52,16 @@ class EncoderLoadError(RuntimeError):
     """The chosen location encoder cannot be built or loaded; the message says why."""
 
 
-def region_cells(resolution: int, bbox: BBox | None = None) -> list[str]:
-    """The H3 cells (sorted) of the world at ``resolution`` (0..MAX_RESOLUTION) whose centre lies in ``bbox``."""
+def region_cells(resolution: int, bbox: BBox | PolygonRegion | None = None) -> list[str]:
+    """The H3 cells (sorted) of the world at ``resolution`` (0..MAX_RESOLUTION) whose centre lies in ``bbox``
+    (a box, or polygons: their H3 polyfill)."""
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not 0 <= resolution <= MAX_RESOLUTION:
         raise ValueError(f"resolution must be an integer in 0..{MAX_RESOLUTION}, got {resolution!r}")
     cells = world_cells(int(resolution))
     if bbox is None:
         return cells
+    if isinstance(bbox, PolygonRegion):
+        return bbox.cells(int(resolution))
     inside = bbox.contains(cell_centers(cells))
     return [cell for cell, keep in zip(cells, inside.tolist()) if keep]
 

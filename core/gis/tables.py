@@ -1,0 +1,101 @@
+"""The app's per-place and per-hexagon tables as GIS layers (EPSG:4326), ready for :func:`core.gis.export.write_layer`.
+
+- :func:`samples_layer`: a dataset's located records as points (record, label, class, split, date, site, image);
+- :func:`embedding_layer`: embedded H3 cells with k-means cluster, PCA colour and optionally the vector;
+- :func:`class_probability_layer`: P(class | x) per cell for a class set, with the argmax and entropy;
+- :func:`heatmap_layer`: a geolocation's P(x | I) per cell, with the probability per km².
+Anything else per place or per cell (probe residuals, say) goes through :func:`core.gis.export.points_layer`
+or :func:`core.gis.export.hexagon_layer` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+
+from core.data.base import GeoImageDataset
+from core.geolocate import Geolocation
+from core.gis.export import flatten_lists, hexagon_layer, points_layer
+
+VectorColumns = Literal["none", "columns", "list"]
+
+
+def samples_layer(dataset: GeoImageDataset, indices: Sequence[int] | np.ndarray | None = None) -> gpd.GeoDataFrame:
+    """Points of the located records among ``indices`` (default: all): record index, label index (-1:
+    unlabelled), class name, split (when the dataset has one), date (UTC), site id and image path."""
+    indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
+    indices = indices[dataset.has_location[indices]]
+    records = dataset.records.iloc[indices]
+    labels = dataset.labels[indices]
+    columns = {
+        "record": indices,
+        "label": labels,
+        "class": np.array([dataset.class_names[k] if k >= 0 else "" for k in labels.tolist()], dtype=object),
+        **({"split": records["split"].astype(object).to_numpy()} if "split" in records else {}),
+        "date": pd.to_datetime(records["timestamp"], utc=True).reset_index(drop=True),
+        "site_id": records["site_id"].astype(object).to_numpy(),
+        "image": records["image"].astype(object).to_numpy(),
+    }
+    return points_layer(dataset.lonlat[indices], columns)
+
+
+def embedding_layer(
+    cells: Sequence[str],
+    embeddings: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
+    colors: Sequence[str] | None = None,
+    vector: VectorColumns = "none",
+) -> gpd.GeoDataFrame:
+    """Embedded H3 cells: ``cluster`` (k-means) and ``pca_color`` (hex RGB) when given and, with ``vector``
+    "columns" or "list", the embedding as ``embedding_0…`` columns or one ``embedding`` list column (kept as a
+    list in GeoParquet only)."""
+    columns: dict = {}
+    if clusters is not None:
+        columns["cluster"] = np.asarray(clusters, dtype=np.int64)
+    if colors is not None:
+        columns["pca_color"] = np.asarray(colors, dtype=object)
+    if vector != "none":
+        if embeddings is None:
+            raise ValueError("no embeddings to export as vectors")
+        columns["embedding"] = np.asarray(embeddings, dtype=np.float32)
+    layer = hexagon_layer(cells, columns)
+    return flatten_lists(layer) if vector == "columns" else layer
+
+
+def class_probability_layer(
+    cells: Sequence[str], probs: np.ndarray, class_names: Sequence[str], classes: Sequence[int] | None = None
+) -> gpd.GeoDataFrame:
+    """P(class | x) per cell (``probs`` ``[N, C]``): a ``p_<class>`` column for each of ``classes`` (default:
+    all), then ``argmax`` (the most likely class of all C), ``p_argmax`` and ``entropy`` (nats, over all C)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    chosen = range(len(class_names)) if classes is None else [int(c) for c in classes]
+    best = probs.argmax(axis=1)
+    safe = np.clip(probs, 1e-300, 1.0)
+    columns = {f"p_{class_names[c]}": probs[:, c] for c in chosen}
+    columns |= {
+        "argmax": np.array([class_names[c] for c in best.tolist()], dtype=object),
+        "p_argmax": probs[np.arange(len(probs)), best],
+        "entropy": -(probs * np.log(safe)).sum(axis=1),
+    }
+    return hexagon_layer(cells, columns)
+
+
+def heatmap_layer(result: Geolocation) -> gpd.GeoDataFrame:
+    """A geolocation's cells, densest first: ``rank``, ``probability``, ``area_km2``, ``density_per_km2`` and
+    each cell's H3 ``resolution`` (a refined grid mixes resolutions)."""
+    cells, probs, areas = result.cell_distribution
+    return hexagon_layer(
+        cells.tolist(),
+        {
+            "rank": np.arange(1, len(cells) + 1),
+            "probability": probs,
+            "area_km2": areas,
+            "density_per_km2": probs / areas,
+            "resolution": np.array([h3.get_resolution(cell) for cell in cells.tolist()]),
+        },
+    )
