@@ -19,7 +19,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from core import embedding_map as em
-from core.gis.region import polyfill
+from core.gis.region import fold_into_world, polyfill
 from core.gis.tables import class_probability_layer
 from core.hexgrid import cell_centers
 from core.location import LocationEncoder
@@ -37,8 +37,11 @@ class LocationClassifier(Protocol):
 
 
 def zone_cells(zones: gpd.GeoDataFrame, resolution: int) -> pd.DataFrame:
-    """One row per (zone, cell) pair: the H3 cells at ``resolution`` whose centre lies in each zone."""
-    pairs = [(zone, cell) for zone, geometry in enumerate(zones.geometry) for cell in polyfill(geometry, resolution)]
+    """One row per (zone, cell) pair: the H3 cells at ``resolution`` whose centre lies in each zone (zones past
+    ±180° of longitude folded back first)."""
+    pairs = [
+        (zone, cell) for zone, geometry in enumerate(zones.geometry) for cell in polyfill(fold_into_world(geometry), resolution)
+    ]
     return pd.DataFrame(pairs, columns=[ZONE, "cell"])
 
 
