@@ -2,7 +2,8 @@
 
 - :func:`samples_layer`: a dataset's located records as points (record, label, class, split, date, site, image);
 - :func:`embedding_layer`: embedded H3 cells with k-means cluster, PCA colour and optionally the vector;
-- :func:`class_probability_layer`: P(class | x) per cell for a class set, with the argmax and entropy;
+- :func:`class_probability_layer` / :func:`predicted_class_layer`: P(class | x) per cell for a class set, with
+  the argmax and entropy;
 - :func:`heatmap_layer`: a geolocation's P(x | I) per cell, with the probability per km².
 Anything else per place or per cell (probe residuals, say) goes through :func:`core.gis.export.points_layer`
 or :func:`core.gis.export.hexagon_layer` directly.
@@ -11,18 +12,30 @@ or :func:`core.gis.export.hexagon_layer` directly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, Protocol
 
 import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
+import torch
+from numpy.typing import ArrayLike
 
+from core import embedding_map as em
 from core.data.base import GeoImageDataset
 from core.geolocate import Geolocation
 from core.gis.export import flatten_lists, hexagon_layer, points_layer
+from core.hexgrid import cell_centers
 
 VectorColumns = Literal["none", "columns", "list"]
+
+
+class LocationClassifier(Protocol):
+    """P(y | x) of a fine-tuned location model (:class:`core.predict.Predictor` is one)."""
+
+    class_names: Sequence[str]
+
+    def location_probs(self, lonlat: ArrayLike) -> torch.Tensor: ...
 
 
 def samples_layer(dataset: GeoImageDataset, indices: Sequence[int] | np.ndarray | None = None) -> gpd.GeoDataFrame:
@@ -44,25 +57,17 @@ def samples_layer(dataset: GeoImageDataset, indices: Sequence[int] | np.ndarray 
     return points_layer(dataset.lonlat[indices], columns)
 
 
-def embedding_layer(
-    cells: Sequence[str],
-    embeddings: np.ndarray | None = None,
-    clusters: np.ndarray | None = None,
-    colors: Sequence[str] | None = None,
-    vector: VectorColumns = "none",
-) -> gpd.GeoDataFrame:
-    """Embedded H3 cells: ``cluster`` (k-means) and ``pca_color`` (hex RGB) when given and, with ``vector``
-    "columns" or "list", the embedding as ``embedding_0…`` columns or one ``embedding`` list column (kept as a
-    list in GeoParquet only)."""
-    columns: dict = {}
-    if clusters is not None:
-        columns["cluster"] = np.asarray(clusters, dtype=np.int64)
-    if colors is not None:
-        columns["pca_color"] = np.asarray(colors, dtype=object)
+def embedding_layer(cells: Sequence[str], embeddings: np.ndarray, k: int = 8, vector: VectorColumns = "none", seed: int = 0) -> gpd.GeoDataFrame:
+    """Embedded H3 cells as the Embedding map colours them: ``cluster`` (k-means, ``k`` clusters, 0 the largest),
+    ``pca_color`` (first three principal components as hex RGB) and, with ``vector`` "columns" or "list", the
+    embedding as ``embedding_0…`` columns or one ``embedding`` list column (a list in GeoParquet only)."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    columns: dict = {
+        "cluster": em.kmeans_clusters(embeddings, k, seed),
+        "pca_color": np.array(["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in em.pca_rgb(embeddings, seed).tolist()], dtype=object),
+    }
     if vector != "none":
-        if embeddings is None:
-            raise ValueError("no embeddings to export as vectors")
-        columns["embedding"] = np.asarray(embeddings, dtype=np.float32)
+        columns["embedding"] = embeddings
     layer = hexagon_layer(cells, columns)
     return flatten_lists(layer) if vector == "columns" else layer
 
@@ -83,6 +88,14 @@ def class_probability_layer(
         "entropy": -(probs * np.log(safe)).sum(axis=1),
     }
     return hexagon_layer(cells, columns)
+
+
+def predicted_class_layer(
+    classifier: LocationClassifier, cells: Sequence[str], classes: Sequence[int] | None = None
+) -> gpd.GeoDataFrame:
+    """:func:`class_probability_layer` of ``classifier``'s P(y | x) at the centres of ``cells``."""
+    probs = classifier.location_probs(cell_centers(cells)).numpy()
+    return class_probability_layer(cells, probs, classifier.class_names, classes)
 
 
 def heatmap_layer(result: Geolocation) -> gpd.GeoDataFrame:

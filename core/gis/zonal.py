@@ -10,30 +10,18 @@ the k-means clusters of a location encoder's embeddings, and summarises both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import torch
-from numpy.typing import ArrayLike
 
 from core import embedding_map as em
 from core.gis.region import fold_into_world, polyfill
-from core.gis.tables import class_probability_layer
-from core.hexgrid import cell_centers
+from core.gis.tables import LocationClassifier, predicted_class_layer
 from core.location import LocationEncoder
 
 ZONE = "zone"
 """Column of :func:`zone_cells` and of the summary: the zone's row position in the layer."""
-
-
-class LocationClassifier(Protocol):
-    """P(y | x) of a fine-tuned location model (:class:`core.predict.Predictor` is one)."""
-
-    class_names: list[str]
-
-    def location_probs(self, lonlat: ArrayLike) -> torch.Tensor: ...
 
 
 def zone_cells(zones: gpd.GeoDataFrame, resolution: int) -> pd.DataFrame:
@@ -79,8 +67,7 @@ def run_zonal_summary(
     cells = sorted(set(zone_cells(zones, resolution)["cell"]))
     if not cells:
         raise ValueError(f"no H3 cell centre of resolution {resolution} lies in these zones: choose a finer resolution")
-    probs = classifier.location_probs(cell_centers(cells)).numpy()
-    table = class_probability_layer(cells, probs, classifier.class_names).drop(columns="geometry")
+    table = predicted_class_layer(classifier, cells).drop(columns="geometry")
     table["cluster"] = em.kmeans_clusters(em.embed_cells(encoder, cells), k)
     columns = [f"p_{name}" for name in classifier.class_names]
     summary = zonal_summary(zones, table, resolution, columns, "cluster")

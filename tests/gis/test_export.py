@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core import embedding_map as em
 from core.geolocate import Geolocation
 from core.gis.export import FORMATS, EmptyExportError, hexagon_layer, layer_bytes, points_layer, write_layer
 from core.gis.tables import class_probability_layer, embedding_layer, heatmap_layer, samples_layer
@@ -43,10 +44,9 @@ def test_samples_round_trip(tmp_path, fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_embedding_map_round_trip_with_vectors(tmp_path, fmt):
     embeddings = np.random.default_rng(0).normal(size=(len(CELLS), 4)).astype(np.float32)
-    clusters = np.arange(len(CELLS)) % 3
-    colors = ["#102030"] * len(CELLS)
-    back = read_back(embedding_layer(CELLS, embeddings, clusters, colors, vector="list"), tmp_path, fmt)
-    assert list(back["cell"]) == CELLS and list(back["cluster"]) == clusters.tolist() and back["pca_color"].iloc[0] == "#102030"
+    back = read_back(embedding_layer(CELLS, embeddings, k=3, vector="list"), tmp_path, fmt)
+    assert list(back["cell"]) == CELLS and list(back["cluster"]) == em.kmeans_clusters(embeddings, 3).tolist()
+    assert back["pca_color"].str.fullmatch("#[0-9a-f]{6}").all()
     if fmt == "parquet":  # GeoParquet keeps the vector as one list column
         np.testing.assert_allclose(np.stack(back["embedding"]), embeddings)
     else:
@@ -57,7 +57,7 @@ def test_embedding_map_round_trip_with_vectors(tmp_path, fmt):
 
 def test_embedding_vectors_as_columns_everywhere(tmp_path):
     embeddings = np.eye(len(CELLS), 3, dtype=np.float32)
-    back = read_back(embedding_layer(CELLS, embeddings, vector="columns"), tmp_path, "parquet")
+    back = read_back(embedding_layer(CELLS, embeddings, k=2, vector="columns"), tmp_path, "parquet")
     assert [c for c in back.columns if c.startswith("embedding")] == ["embedding_0", "embedding_1", "embedding_2"]
 
 
