@@ -3,7 +3,7 @@
 - :func:`samples_layer`: a dataset's located records as points (record, label, class, split, date, site, image);
 - :func:`embedding_layer`: embedded H3 cells with k-means cluster, PCA colour and optionally the vector;
 - :func:`class_probability_layer` / :func:`predicted_class_layer`: P(class | x) per cell for a class set, with
-  the argmax and entropy;
+  the argmax and entropy (:func:`class_probability_columns` gives the same columns for points);
 - :func:`heatmap_layer`: a geolocation's P(x | I) per cell, with the probability per km².
 Anything else per place or per cell (probe residuals, say) goes through :func:`core.gis.export.points_layer`
 or :func:`core.gis.export.hexagon_layer` directly.
@@ -72,22 +72,25 @@ def embedding_layer(cells: Sequence[str], embeddings: np.ndarray, k: int = 8, ve
     return flatten_lists(layer) if vector == "columns" else layer
 
 
-def class_probability_layer(
-    cells: Sequence[str], probs: np.ndarray, class_names: Sequence[str], classes: Sequence[int] | None = None
-) -> gpd.GeoDataFrame:
-    """P(class | x) per cell (``probs`` ``[N, C]``): a ``p_<class>`` column for each of ``classes`` (default:
-    all), then ``argmax`` (the most likely class of all C), ``p_argmax`` and ``entropy`` (nats, over all C)."""
+def class_probability_columns(probs: np.ndarray, class_names: Sequence[str], classes: Sequence[int] | None = None) -> dict:
+    """P(class | x) columns for rows of ``probs`` ``[N, C]``: ``p_<class>`` for each of ``classes`` (default: all),
+    then ``argmax`` (the most likely class of all C), ``p_argmax`` and ``entropy`` (nats, over all C)."""
     probs = np.asarray(probs, dtype=np.float64)
     chosen = range(len(class_names)) if classes is None else [int(c) for c in classes]
     best = probs.argmax(axis=1)
-    safe = np.clip(probs, 1e-300, 1.0)
     columns = {f"p_{class_names[c]}": probs[:, c] for c in chosen}
-    columns |= {
+    return columns | {
         "argmax": np.array([class_names[c] for c in best.tolist()], dtype=object),
         "p_argmax": probs[np.arange(len(probs)), best],
-        "entropy": -(probs * np.log(safe)).sum(axis=1),
+        "entropy": -(probs * np.log(np.clip(probs, 1e-300, 1.0))).sum(axis=1),
     }
-    return hexagon_layer(cells, columns)
+
+
+def class_probability_layer(
+    cells: Sequence[str], probs: np.ndarray, class_names: Sequence[str], classes: Sequence[int] | None = None
+) -> gpd.GeoDataFrame:
+    """H3 cells with :func:`class_probability_columns` of ``probs`` (one row per cell)."""
+    return hexagon_layer(cells, class_probability_columns(probs, class_names, classes))
 
 
 def predicted_class_layer(
@@ -96,6 +99,16 @@ def predicted_class_layer(
     """:func:`class_probability_layer` of ``classifier``'s P(y | x) at the centres of ``cells``."""
     probs = classifier.location_probs(cell_centers(cells)).numpy()
     return class_probability_layer(cells, probs, classifier.class_names, classes)
+
+
+def predicted_places_layer(
+    classifier: LocationClassifier, places: gpd.GeoDataFrame, classes: Sequence[int] | None = None
+) -> gpd.GeoDataFrame:
+    """``places`` (points in EPSG:4326, their attributes kept) with :func:`class_probability_columns` of
+    ``classifier``'s P(y | x) there."""
+    lonlat = np.stack([places.geometry.x.to_numpy(), places.geometry.y.to_numpy()], axis=1)
+    probs = classifier.location_probs(lonlat).numpy()
+    return places.assign(**class_probability_columns(probs, classifier.class_names, classes))
 
 
 def heatmap_layer(result: Geolocation) -> gpd.GeoDataFrame:
