@@ -71,14 +71,23 @@ if not view.cells:
 hexes, dims = st.columns(2)
 hexes.metric("Hexagons", f"{len(view.cells):,}")
 dims.metric("Embedding size", embedded.embeddings.shape[1])
-with st.expander("Download the hexagons as a GIS layer (cluster, PCA colour, optionally the embeddings)"):
+with st.expander("GIS: download the hexagons, or embed places from a file"):
     vector = st.radio(
         "Embedding vectors", ["none", "columns", "list"], horizontal=True, key="embedding_export_vector",
-        format_func={"none": "leave out", "columns": "one column per dimension", "list": "a list column (GeoParquet only)"}.get,
+        format_func={"none": "leave out", "columns": "one column per dimension", "list": "a list column (GeoParquet; columns elsewhere)"}.get,
     )
     gis_widgets.download_buttons(
         lambda: embedding_layer(embedded.cells, embedded.embeddings, k, vector), "embedding_map", "embedding", len(view.cells)
     )
+    places = gis_widgets.upload_places("embedding")
+    if places is not None:
+        try:
+            place_table = layers.embedded_places(choice, embedded, view, resolution, *places, vector)
+        except em.EncoderLoadError as error:
+            st.error(f"The places could not be embedded: {escape_markdown(error)}")
+        else:
+            st.caption(f"{len(place_table):,} places embedded; cluster: that of the shown hexagon each lies in (-1: none)")
+            gis_widgets.download_buttons(lambda: place_table, "embedded_places", "embedding_places", len(place_table))
 
 
 @st.fragment

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Literal
 
 import folium
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -24,6 +25,7 @@ import streamlit as st
 from core import embedding_cache
 from core import embedding_map as em
 from core.data.base import GeoImageDataset
+from core.gis.tables import VectorColumns, embedded_places_layer
 from core.hexgrid import cells_of, cells_to_geojson
 from core.location import LocationEncoder
 from core.gis.region import PolygonRegion
@@ -134,6 +136,17 @@ def embedding_folium_map(view: EmbeddingView, bbox: BBox | PolygonRegion | None,
     maps.add_hex_layer(m, view.geojson, fill_opacity=0.7)
     maps.add_region_outline(m, bbox)
     return m
+
+
+def embedded_places(
+    choice: em.EncoderChoice, embedded: Embedded, view: EmbeddingView, resolution: int,
+    lonlat: np.ndarray, places: gpd.GeoDataFrame, vector: VectorColumns,
+) -> gpd.GeoDataFrame:
+    """``places`` embedded by ``choice``'s encoder, with the k-means cluster of the shown hexagon each lies in
+    (-1 outside them; with PCA colours every place gets -1) and the vectors as ``vector`` says."""
+    positions = [embedded.index_of(cell) for cell in cells_of(lonlat, resolution).tolist()]
+    clusters = [-1 if i is None or view.clusters is None else int(view.clusters[i]) for i in positions]
+    return embedded_places_layer(places, em.embed_lonlat(cached_encoder(choice), lonlat), clusters, vector)
 
 
 def selection_overlay(similar: Sequence[str], clicked: str) -> folium.FeatureGroup:

@@ -1,7 +1,8 @@
 """The app's per-place and per-hexagon tables as GIS layers (EPSG:4326), ready for :func:`core.gis.export.write_layer`.
 
 - :func:`samples_layer`: a dataset's located records as points (record, label, class, split, date, site, image);
-- :func:`embedding_layer`: embedded H3 cells with k-means cluster, PCA colour and optionally the vector;
+- :func:`embedding_layer`: embedded H3 cells with k-means cluster, PCA colour and optionally the vector
+  (:func:`embedded_places_layer`: the same for points);
 - :func:`class_probability_layer` / :func:`predicted_class_layer`: P(class | x) per cell for a class set, with
   the argmax and entropy (:func:`class_probability_columns` gives the same columns for points);
 - :func:`heatmap_layer`: a geolocation's P(x | I) per cell, with the probability per km².
@@ -69,6 +70,17 @@ def embedding_layer(cells: Sequence[str], embeddings: np.ndarray, k: int = 8, ve
     if vector != "none":
         columns["embedding"] = embeddings
     layer = hexagon_layer(cells, columns)
+    return flatten_lists(layer) if vector == "columns" else layer
+
+
+def embedded_places_layer(
+    places: gpd.GeoDataFrame, embeddings: np.ndarray, clusters: ArrayLike | None = None, vector: VectorColumns = "list"
+) -> gpd.GeoDataFrame:
+    """``places`` (points, attributes kept) with ``cluster`` (e.g. that of the hexagon each lies in, -1 for none)
+    when given and, unless ``vector`` is "none", the embedding as ``embedding_0…`` columns or one list column."""
+    layer = places.assign(cluster=np.asarray(clusters, dtype=np.int64)) if clusters is not None else places.copy()
+    if vector != "none":
+        layer["embedding"] = list(np.asarray(embeddings, dtype=np.float32))
     return flatten_lists(layer) if vector == "columns" else layer
 
 

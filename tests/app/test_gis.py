@@ -106,3 +106,9 @@ def test_places_and_zones_on_compare(runs, tmp_path):
     summary = next(d.value for d in at.dataframe if "dominant_cluster" in d.value.columns)
     assert list(summary["zone"]) == ["ring", "pacific"] and (summary["n_cells"] > 0).all()
     assert not at.error
+
+
+def test_places_from_a_file_are_embedded_on_the_embedding_map(embedding_page):
+    places = b"name,lon,lat\nParis,2.35,48.86\nPole,0,-89.9\n"
+    at = ok(embedding_page.file_uploader(key="embedding_places_file").set_value(("places.csv", places, "text/csv")).run())
+    assert any("2 places embedded" in c.value for c in at.caption) and not at.error

@@ -10,7 +10,7 @@ import pytest
 from core import embedding_map as em
 from core.geolocate import Geolocation
 from core.gis.export import FORMATS, EmptyExportError, hexagon_layer, layer_bytes, points_layer, write_layer
-from core.gis.tables import class_probability_layer, embedding_layer, heatmap_layer, samples_layer
+from core.gis.tables import class_probability_layer, embedded_places_layer, embedding_layer, heatmap_layer, samples_layer
 from core.hexgrid import cell_area_km2, cell_centers, world_cells
 from tests.app.test_app import tiny_dataset
 
@@ -108,3 +108,12 @@ def test_unknown_suffix_and_mismatched_columns():
         write_layer(points_layer([[1.0, 2.0]]), "out.shp")
     with pytest.raises(ValueError, match="column 'v' has 2 values for 1 rows"):
         points_layer([[1.0, 2.0]], {"v": [1, 2]})
+
+
+@pytest.mark.parametrize("vector", ["list", "columns"])
+def test_embedded_places_keep_their_attributes(tmp_path, vector):
+    places = points_layer([[2.35, 48.86], [139.69, 35.68]], {"name": ["Paris", "Tokyo"]})
+    layer = embedded_places_layer(places, np.ones((2, 3), dtype=np.float32), [4, -1], vector)
+    back = read_back(layer, tmp_path, "parquet")
+    assert list(back["name"]) == ["Paris", "Tokyo"] and list(back["cluster"]) == [4, -1]
+    assert ("embedding" in back.columns) == (vector == "list") and ("embedding_2" in back.columns) == (vector == "columns")
