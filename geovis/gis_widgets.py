@@ -15,11 +15,9 @@ import geopandas as gpd
 import numpy as np
 import streamlit as st
 
-from core import embedding_map as em
 from core.gis.export import FORMATS, layer_bytes
 from core.gis.read import MAX_VECTOR_BYTES, GISInputError, VectorLayer, read_vector_bytes
 from core.gis.region import PolygonRegion, points_from_layer, region_from_layer, zones_from_layer
-from core.gis.zonal import run_zonal_summary
 from geovis.markdown_text import escape_markdown
 
 UPLOAD_LIMIT_MB = MAX_VECTOR_BYTES // 2**20
@@ -43,7 +41,7 @@ def upload_layer(label: str, key: str, container=st) -> VectorLayer | None:
     try:
         layer = _layer(upload.getvalue(), upload.name)
     except GISInputError as error:
-        container.error(f"{escape_markdown(error)}")
+        container.error(escape_markdown(error))
         return None
     for note in layer.notes:
         container.caption(f"ℹ️ {escape_markdown(note)}")
@@ -84,6 +82,9 @@ def place_labels(places: gpd.GeoDataFrame) -> list[str]:
 
 @st.cache_data(max_entries=4, show_spinner="Summarising the zones…")
 def _zonal_summary(digest: str, run_dir: str, resolution: int, k: int, _zones: gpd.GeoDataFrame, _classifier) -> gpd.GeoDataFrame:
+    from core import embedding_map as em  # torch: imported only when a page summarises zones
+    from core.gis.zonal import run_zonal_summary
+
     return run_zonal_summary(_zones, _classifier, em.run_location_encoder(run_dir), resolution, k)
 
 
@@ -103,7 +104,7 @@ def download_buttons(make_layer: Callable[[], gpd.GeoDataFrame], name: str, key:
         return
     for column, (fmt, (label, suffix, mime)) in zip(container.columns(len(FORMATS)), FORMATS.items()):
         column.download_button(
-            f"{label}", data=lambda fmt=fmt: layer_bytes(make_layer(), fmt, name), file_name=f"{name}{suffix}", mime=mime,
+            label, data=lambda fmt=fmt: layer_bytes(make_layer(), fmt, name), file_name=f"{name}{suffix}", mime=mime,
             key=f"{key}_download_{fmt}", on_click="ignore", icon=":material/download:",
             help=f"{rows:,} rows as {label} (EPSG:4326)",
         )

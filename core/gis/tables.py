@@ -13,20 +13,22 @@ or :func:`core.gis.export.hexagon_layer` directly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
-import torch
 from numpy.typing import ArrayLike
 
-from core import embedding_map as em
 from core.data.base import GeoImageDataset
-from core.geolocate import Geolocation
 from core.gis.export import flatten_lists, hexagon_layer, points_layer
 from core.hexgrid import cell_centers
+
+if TYPE_CHECKING:  # torch stays unimported for pages that only export samples (Browse)
+    import torch
+
+    from core.geolocate import Geolocation
 
 VectorColumns = Literal["none", "columns", "list"]
 
@@ -62,6 +64,8 @@ def embedding_layer(cells: Sequence[str], embeddings: np.ndarray, k: int = 8, ve
     """Embedded H3 cells as the Embedding map colours them: ``cluster`` (k-means, ``k`` clusters, 0 the largest),
     ``pca_color`` (first three principal components as hex RGB) and, with ``vector`` "columns" or "list", the
     embedding as ``embedding_0…`` columns or one ``embedding`` list column (a list in GeoParquet only)."""
+    from core import embedding_map as em
+
     embeddings = np.asarray(embeddings, dtype=np.float32)
     columns: dict = {
         "cluster": em.kmeans_clusters(embeddings, k, seed),

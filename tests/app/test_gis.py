@@ -91,6 +91,10 @@ def test_a_geopackage_region_filters_browse(runs, tmp_path):
     inside = PolygonRegion.from_geometry("r", RING).contains(dataset.lonlat)
     assert int(metric(at, "Shown samples").replace(",", "")) == int(inside.sum()) > 0
     assert not at.error
+    speck = gpd.GeoDataFrame(geometry=[box(-140.0, -50.0, -139.99, -49.99)], crs="EPSG:4326")
+    at = ok(at.file_uploader(key="browse_region_file").set_value(("speck.gpkg", gpkg_bytes(tmp_path, speck, "speck.gpkg"), GPKG)).run())
+    assert metric(at, "Shown samples") == "0"
+    assert any("Nothing to download" in c.value and "selection is empty" in c.value for c in at.caption)
 
 
 def test_places_and_zones_on_compare(runs, tmp_path):
