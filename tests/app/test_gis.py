@@ -97,6 +97,13 @@ def test_a_geopackage_region_filters_browse(runs, tmp_path):
     assert any("Nothing to download" in c.value and "selection is empty" in c.value for c in at.caption)
 
 
+def test_the_upload_cap_is_the_servers():
+    from geovis import gis_widgets
+    from tests.app.test_predict import server_config
+
+    assert server_config()["server"]["maxUploadSize"] == gis_widgets.UPLOAD_LIMIT_MB
+
+
 def test_places_and_zones_on_compare(runs, tmp_path):
     at = open_page("app_pages/compare.py")
     places = b"name,lon,lat\nParis,2.35,48.86\nNairobi,36.82,-1.28\nFiji,178.4,-18.1\n"

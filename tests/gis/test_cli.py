@@ -80,3 +80,18 @@ def test_bad_arguments_say_what_is_wrong(data_root, tmp_path, capsys):
     assert "must be inside the data folder" in capsys.readouterr().err
     assert main(["export", "zonal", "--out", str(tmp_path / "z.gpkg")]) == 2
     assert "export zonal needs --zones" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not DEFAULT_BUILT, reason="default dataset not built (run setup)")
+def test_geolocation_heatmap_of_a_record(data_root, tmp_path, tiny_runs, monkeypatch):  # noqa: F811
+    from core import geolocate
+    from core.train.runner import run as train
+    from tests.test_predict import tiny_config
+
+    csp = train(tiny_config("pretrain"), tmp_path / "20250101-000003-pretrain-dddddd", data=tiny_runs.data).run_dir
+    monkeypatch.setattr(geolocate, "load_feature_data", lambda config, progress=None: tiny_runs.data)
+    out = tmp_path / "heat.parquet"
+    assert main(["export", "heatmap", "--run", str(csp), "--record", "3", "--resolution", "1", "--out", str(out)]) == 0
+    back = gpd.read_parquet(out)
+    assert len(back) == 842 and back["probability"].sum() == pytest.approx(1.0, abs=1e-6)
+    assert list(back["rank"]) == list(range(1, 843)) and (np.diff(back["density_per_km2"]) <= 1e-12).all()
