@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from core.data.base import GeoImageDataset
-from geovis import app_state, browse, maps, region_picker, sample_geolocation
+from core.gis.tables import samples_layer
+from geovis import app_state, browse, gis_widgets, maps, region_picker, sample_geolocation
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
 
@@ -41,12 +42,14 @@ filters = browse.Filters(
     classes=tuple(chosen_classes),
     splits=tuple(chosen_splits),
     dates=None if chosen_dates == bounds else chosen_dates,
-    region=region.bbox,
+    region=region.area,
 )
 layer = browse.cached_sample_layer(app_state.active_dataset_key(), filters, dataset)
 shown, drawn = st.columns(2)
 shown.metric("Shown samples", f"{len(layer.indices):,}")
 drawn.metric("Drawn as", layer.kind)
+with st.expander("Download the shown samples as a GIS layer"):
+    gis_widgets.download_buttons(lambda: samples_layer(dataset, layer.indices), "samples", "browse", len(layer.indices))
 
 
 @st.fragment
@@ -57,7 +60,7 @@ def explore(dataset: GeoImageDataset, layer: browse.SampleLayer, region: region_
     selected = browse.nearest_sample(dataset, layer.indices, click) if click and len(layer.indices) else None
     with map_column:
         try:
-            sample_map = browse.sample_map(layer, region.bbox, basemap)
+            sample_map = browse.sample_map(layer, region.area, basemap)
         except MissingAssetsError as error:
             st.error(f"The map could not be drawn: {error}")
         else:

@@ -3,7 +3,8 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geovis import app_state, browse, maps, prediction, predictor_state
+from core.gis.tables import predicted_class_layer, predicted_places_layer
+from geovis import app_state, browse, gis_widgets, maps, prediction, predictor_state
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
 
@@ -51,6 +52,18 @@ if len(chosen) >= 2:
 else:
     st.info("Set at least two valid locations to compare their predictions.")
 
+with st.expander("Places from a file: P(y | x) at every point of a GeoJSON, GeoPackage, Shapefile, GeoParquet, KML or CSV"):
+    places = gis_widgets.upload_places("compare")
+    if places is not None:
+        place_table = predicted_places_layer(predictor, places[1])
+        labels = gis_widgets.place_labels(places[1])
+        shown = min(len(labels), prediction.MAX_COMPARED_PLACES)
+        st.caption(f"{len(labels):,} places; the chart compares the first {shown}.")
+        probs = predictor.location_probs(places[0][:shown]).numpy()
+        st.plotly_chart(prediction.grouped_distribution_figure(labels[:shown], probs, predictor.class_names, 3), key="compare_file_chart")
+        st.dataframe(place_table.drop(columns=place_table.geometry.name), hide_index=True, height=220)
+        gis_widgets.download_buttons(lambda: place_table, "place_predictions", "compare_places", len(place_table))
+
 st.header("Where is a class likely?")
 class_col, resolution_col, target_col, basemap_col = st.columns(4)
 class_index = class_col.selectbox(
@@ -76,3 +89,29 @@ st_folium(
     world, key=MAP_KEY, height=520, use_container_width=True, returned_objects=["last_clicked"],
     feature_group_to_add=prediction.pins([(label, (point.lon, point.lat)) for label, point in chosen]) if chosen else None,
 )
+with st.expander("Download P(class | x) over these hexagons as a GIS layer"):
+    export_classes = st.multiselect(
+        "Classes (one column each; argmax and entropy are over all classes)", range(len(predictor.class_names)),
+        default=[class_index], format_func=lambda c: predictor.class_names[c], key="compare_export_classes",
+    )
+    gis_widgets.download_buttons(
+        lambda: predicted_class_layer(predictor, cells, export_classes), "class_probabilities", "compare_hexes", len(cells)
+    )
+
+st.header("Zonal summary")
+st.caption(
+    "Upload polygons (districts, ecoregions, field boundaries…): for each, the mean P(y | x) over the H3 hexagons whose "
+    "centre lies in it, and the dominant k-means cluster of the location model's embeddings of those hexagons."
+)
+zones = gis_widgets.upload_zones("compare")
+if zones is not None:
+    zone_resolution_col, zone_k_col = st.columns(2)
+    zone_resolution = zone_resolution_col.radio("H3 resolution of the summary", [1, 2, 3], index=1, horizontal=True, key="compare_zone_resolution")
+    zone_k = zone_k_col.slider("Clusters k", 2, 20, 8, key="compare_zone_k")
+    try:
+        summary = gis_widgets.zonal_summary(zones, str(location_run.run_dir), zone_resolution, zone_k, predictor)
+    except ValueError as error:  # no hexagon centre in the zones, or a run whose encoder cannot be read
+        st.warning(f"No summary: {escape_markdown(error)}")
+    else:
+        st.dataframe(summary.drop(columns=summary.geometry.name), hide_index=True)
+        gis_widgets.download_buttons(lambda: summary, "zonal_summary", "compare_zonal", len(summary))

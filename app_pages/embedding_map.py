@@ -4,8 +4,9 @@ import streamlit as st
 
 from core import embedding_map as em
 from core.data.base import GeoImageDataset
+from core.gis.tables import embedding_layer
 from core.location import ENCODINGS, geoclip_status
-from geovis import app_state, maps, region_picker
+from geovis import app_state, gis_widgets, maps, region_picker
 from geovis import embedding_layers as layers
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
@@ -59,8 +60,8 @@ basemap = colour_column.selectbox("Basemap", maps.BASEMAPS, format_func=maps.BAS
 colouring = layers.Colouring(method, k)
 
 try:
-    embedded = layers.cached_embeddings(choice, resolution, region.bbox)
-    view = layers.cached_view(choice, resolution, region.bbox, colouring)
+    embedded = layers.cached_embeddings(choice, resolution, region.area)
+    view = layers.cached_view(choice, resolution, region.area, colouring)
 except Exception as error:  # a bad run or encoder: a message, never a traceback
     st.error(f"The embeddings could not be computed: {escape_markdown(error)}")
     st.stop()
@@ -70,6 +71,23 @@ if not view.cells:
 hexes, dims = st.columns(2)
 hexes.metric("Hexagons", f"{len(view.cells):,}")
 dims.metric("Embedding size", embedded.embeddings.shape[1])
+with st.expander("GIS: download the hexagons, or embed places from a file"):
+    vector = st.radio(
+        "Embedding vectors", ["none", "columns", "list"], horizontal=True, key="embedding_export_vector",
+        format_func={"none": "leave out", "columns": "one column per dimension", "list": "a list column (GeoParquet; columns elsewhere)"}.get,
+    )
+    gis_widgets.download_buttons(
+        lambda: embedding_layer(embedded.cells, embedded.embeddings, k, vector), "embedding_map", "embedding", len(view.cells)
+    )
+    places = gis_widgets.upload_places("embedding")
+    if places is not None:
+        try:
+            place_table = layers.embedded_places(choice, embedded, view, resolution, *places, vector)
+        except em.EncoderLoadError as error:
+            st.error(f"The places could not be embedded: {escape_markdown(error)}")
+        else:
+            st.caption(f"{len(place_table):,} places embedded; cluster: that of the shown hexagon each lies in (-1: none)")
+            gis_widgets.download_buttons(lambda: place_table, "embedded_places", "embedding_places", len(place_table))
 
 
 @st.fragment
@@ -87,7 +105,7 @@ def explore(
     similar_cells = [view.cells[i] for i in similar] if similar is not None else []
     with map_column:
         try:
-            folium_map = layers.embedding_folium_map(view, region.bbox, basemap)
+            folium_map = layers.embedding_folium_map(view, region.area, basemap)
         except MissingAssetsError as error:
             st.error(f"The map could not be drawn: {error}")
         else:

@@ -1,4 +1,4 @@
-"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate``.
+"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate|export``.
 
 Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
 training commands run data-parallel (DDP).
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from core.gis.cli import add_export_parser, run_export
 from core.location.params import ConfigError
 from core.train.checkpoint import CheckpointError
 from core.train.loop import TrainingDiverged
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     geolocate.add_argument("--limit", type=int, default=None, help="evaluate a seeded random subset of this many images")
     geolocate.add_argument("--seed", type=int, default=0)
     geolocate.add_argument("--out", type=Path, default=None, help="folder for geolocation-<split>.md/.csv (default: the run folder)")
+    add_export_parser(sub)
     return parser
 
 
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "geolocate":
             return _geolocate(args)
+        if args.command == "export":
+            return run_export(args)
         from core.train.config import load_config
 
         config = load_config(args.config, args.overrides)

@@ -30,6 +30,7 @@ from core.data.paths import cache_root
 from core.files import atomic_path, file_sha256
 from core.location import LocationEncoder, PretrainedUnavailable
 from core.location.pretrained import geoclip_weights_path
+from core.gis.region import PolygonRegion
 from core.regions import BBox
 
 #: Modules whose code decides the cached numbers: a change to any of them makes a new key.
@@ -106,7 +107,7 @@ def _world_cells(resolution: int) -> np.ndarray:
 
 
 def grid_embeddings(
-    choice: em.EncoderChoice, resolution: int, bbox: BBox | None, load_encoder: Callable[[], LocationEncoder]
+    choice: em.EncoderChoice, resolution: int, bbox: BBox | PolygonRegion | None, load_encoder: Callable[[], LocationEncoder]
 ) -> tuple[list[str], np.ndarray]:
     """The cells of the region (:func:`core.embedding_map.region_cells`) and their L2-normalised embeddings
     by ``choice``, read from the world's disk cache when ``choice`` has one (``load_encoder`` is then not

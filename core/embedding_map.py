@@ -26,6 +26,7 @@ from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
 from core.hexgrid import cell_centers, world_cells
+from core.gis.region import PolygonRegion
 from core.regions import BBox
 from core.location import (
     ENCODINGS,
@@ -51,13 +52,16 @@ class EncoderLoadError(RuntimeError):
     """The chosen location encoder cannot be built or loaded; the message says why."""
 
 
-def region_cells(resolution: int, bbox: BBox | None = None) -> list[str]:
-    """The H3 cells (sorted) of the world at ``resolution`` (0..MAX_RESOLUTION) whose centre lies in ``bbox``."""
+def region_cells(resolution: int, bbox: BBox | PolygonRegion | None = None) -> list[str]:
+    """The H3 cells (sorted) of the world at ``resolution`` (0..MAX_RESOLUTION) whose centre lies in ``bbox``
+    (a box, or polygons: their H3 polyfill)."""
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not 0 <= resolution <= MAX_RESOLUTION:
         raise ValueError(f"resolution must be an integer in 0..{MAX_RESOLUTION}, got {resolution!r}")
     cells = world_cells(int(resolution))
     if bbox is None:
         return cells
+    if isinstance(bbox, PolygonRegion):
+        return bbox.cells(int(resolution))
     inside = bbox.contains(cell_centers(cells))
     return [cell for cell, keep in zip(cells, inside.tolist()) if keep]
 
@@ -137,14 +141,19 @@ def _seeded_params(choice: EncoderChoice) -> dict[str, int]:
 
 
 @torch.no_grad()
+def embed_lonlat(encoder: LocationEncoder, lonlat: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    """L2-normalised embeddings of (lon, lat) rows in degrees, float32 ``[N, D]``, in row order."""
+    points = torch.as_tensor(np.asarray(lonlat, dtype=np.float32).reshape(-1, 2))
+    device = next((t.device for t in [*encoder.parameters(), *encoder.buffers()]), torch.device("cpu"))
+    parts = [encoder(batch.to(device)).float().cpu() for batch in points.split(batch_size)]
+    return torch.nn.functional.normalize(torch.cat(parts), dim=1).numpy()
+
+
 def embed_cells(encoder: LocationEncoder, cells: Sequence[str], batch_size: int = 8192) -> np.ndarray:
     """L2-normalised embeddings of the cell centres, float32 ``[N, D]``, in ``cells`` order."""
     if not len(cells):
         raise ValueError("no cells to embed")
-    centres = torch.as_tensor(cell_centers(cells), dtype=torch.float32)
-    device = next((t.device for t in [*encoder.parameters(), *encoder.buffers()]), torch.device("cpu"))
-    parts = [encoder(batch.to(device)).float().cpu() for batch in centres.split(batch_size)]
-    return torch.nn.functional.normalize(torch.cat(parts), dim=1).numpy()
+    return embed_lonlat(encoder, cell_centers(cells), batch_size)
 
 
 def kmeans_clusters(embeddings: np.ndarray, k: int, seed: int = 0) -> np.ndarray:

@@ -30,7 +30,8 @@ MAX_WORLD_RESOLUTION = 5
 """Largest resolution :func:`world_cells` enumerates (2 016 842 cells at resolution 5)."""
 
 
-def _check_resolution(resolution: int) -> int:
+def check_resolution(resolution: int) -> int:
+    """``resolution`` as an int; ValueError unless it is an integer in 0..15."""
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not 0 <= resolution <= 15:
         raise ValueError(f"H3 resolution must be an integer in 0..15, got {resolution!r}")
     return int(resolution)
@@ -43,7 +44,7 @@ def _cell_list(cells: str | Iterable[str]) -> list[str]:
 
 def cells_of(lonlat: ArrayLike | LonLat, resolution: int) -> np.ndarray:
     """H3 cell id (``str`` array ``[N]``) of each (lon, lat) row, validated as in :func:`core.coords.validate_lonlat`."""
-    resolution = _check_resolution(resolution)
+    resolution = check_resolution(resolution)
     points = validate_lonlat(lonlat=lonlat)
     return np.array([h3.latlng_to_cell(lat, lon, resolution) for lon, lat in points.tolist()], dtype=str)
 
@@ -66,7 +67,7 @@ def _world_cells(resolution: int) -> tuple[str, ...]:
 
 def world_cells(resolution: int) -> list[str]:
     """Every cell of the globe at ``resolution`` (0..MAX_WORLD_RESOLUTION), sorted; 122 at res 0, 842 at res 1."""
-    resolution = _check_resolution(resolution)
+    resolution = check_resolution(resolution)
     if resolution > MAX_WORLD_RESOLUTION:
         raise ValueError(
             f"world_cells({resolution}) would list {h3.get_num_cells(resolution):,} cells; "

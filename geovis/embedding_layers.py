@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Literal
 
 import folium
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -24,8 +25,10 @@ import streamlit as st
 from core import embedding_cache
 from core import embedding_map as em
 from core.data.base import GeoImageDataset
+from core.gis.tables import VectorColumns, embedded_places_layer
 from core.hexgrid import cells_of, cells_to_geojson
 from core.location import LocationEncoder
+from core.gis.region import PolygonRegion
 from core.regions import BBox
 from core.train.records import RunRecord, list_runs
 from geovis import maps
@@ -94,7 +97,7 @@ def cached_encoder(choice: em.EncoderChoice) -> LocationEncoder:
 
 
 @st.cache_resource(max_entries=6, show_spinner="Embedding the hexagons…")
-def cached_embeddings(choice: em.EncoderChoice, resolution: int, bbox: BBox | None) -> Embedded:
+def cached_embeddings(choice: em.EncoderChoice, resolution: int, bbox: BBox | PolygonRegion | None) -> Embedded:
     """Embeddings of the region's cell centres, cached per (encoder, resolution, region) in memory and, for
     GeoCLIP, on disk once per machine (:mod:`core.embedding_cache`)."""
     cells, embeddings = embedding_cache.grid_embeddings(choice, resolution, bbox, lambda: cached_encoder(choice))
@@ -118,17 +121,32 @@ def embedding_view(embedded: Embedded, colouring: Colouring) -> EmbeddingView:
 
 
 @st.cache_data(max_entries=16, show_spinner="Colouring the hexagons…")
-def cached_view(choice: em.EncoderChoice, resolution: int, bbox: BBox | None, colouring: Colouring) -> EmbeddingView:
+def cached_view(
+    choice: em.EncoderChoice, resolution: int, bbox: BBox | PolygonRegion | None, colouring: Colouring
+) -> EmbeddingView:
     """:func:`embedding_view` of :func:`cached_embeddings`, cached per all the inputs."""
     return embedding_view(cached_embeddings(choice, resolution, bbox), colouring)
 
 
-def embedding_folium_map(view: EmbeddingView, bbox: BBox | None, basemap: maps.Basemap) -> folium.Map:
-    """An offline map of the region with the coloured hexagons (a fresh map: ``st_folium`` mutates it)."""
+def embedding_folium_map(view: EmbeddingView, bbox: BBox | PolygonRegion | None, basemap: maps.Basemap) -> folium.Map:
+    """An offline map of the region (polygons outlined) with the coloured hexagons (a fresh map: ``st_folium``
+    mutates it)."""
     center, zoom = maps.view_of(bbox)
     m = maps.base_map(center_lonlat=center, zoom=zoom, basemap=basemap)
     maps.add_hex_layer(m, view.geojson, fill_opacity=0.7)
+    maps.add_region_outline(m, bbox)
     return m
+
+
+def embedded_places(
+    choice: em.EncoderChoice, embedded: Embedded, view: EmbeddingView, resolution: int,
+    lonlat: np.ndarray, places: gpd.GeoDataFrame, vector: VectorColumns,
+) -> gpd.GeoDataFrame:
+    """``places`` embedded by ``choice``'s encoder, with the k-means cluster of the shown hexagon each lies in
+    (-1 outside them; with PCA colours every place gets -1) and the vectors as ``vector`` says."""
+    positions = [embedded.index_of(cell) for cell in cells_of(lonlat, resolution).tolist()]
+    clusters = [-1 if i is None or view.clusters is None else int(view.clusters[i]) for i in positions]
+    return embedded_places_layer(places, em.embed_lonlat(cached_encoder(choice), lonlat), clusters, vector)
 
 
 def selection_overlay(similar: Sequence[str], clicked: str) -> folium.FeatureGroup:

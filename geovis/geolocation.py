@@ -37,7 +37,8 @@ from core.hexgrid import cell_area_km2, cell_centers
 from core.places import nearest_places
 from core.predict import Photo, Predictor, usable_runs
 from core.train.records import RunRecord
-from geovis import app_state, maps
+from core.gis.tables import heatmap_layer
+from geovis import app_state, gis_widgets, maps
 from geovis.assets import MissingAssetsError
 from geovis.colors import sequential_colors
 from geovis.hex_layer import geometries_of, hex_layer_json
@@ -290,6 +291,8 @@ def show_result(result: Geolocation, heat: Heatmap, truth: tuple[float, float] |
         columns[1].metric("Error of the weighted mean", f"{mean_km:,.0f} km")
         columns[2].metric(f"True position in the {REGION_MASS:.0%} region", "yes" if inside else "no")
     st.dataframe(places_table(result, truth), hide_index=True, key=f"{key}_places")
+    with st.expander("Download P(x | I) over the hexagons as a GIS layer"):
+        gis_widgets.download_buttons(lambda: heatmap_layer(result), "geolocation_heatmap", key, len(result.cell_distribution[0]))
 
 
 def _section(

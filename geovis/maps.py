@@ -19,11 +19,13 @@ from typing import Literal
 import folium
 import numpy as np
 import pandas as pd
+import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from core.coords import validate_lonlat
 from core.hexgrid import aggregate_mean
+from core.gis.region import PolygonRegion
 from core.regions import BBox
 from geovis import assets
 from geovis.colors import class_color, sequential_colors
@@ -82,12 +84,24 @@ def _freeze_ids(m: folium.Map) -> folium.Map:
     return m
 
 
-def view_of(bbox: BBox | None) -> tuple[tuple[float, float], int]:
-    """(centre (lon, lat), zoom) that shows ``bbox`` (None: the world) on a map about 1 000 px wide (zoom 2 to 10)."""
+def view_of(bbox: BBox | PolygonRegion | None) -> tuple[tuple[float, float], int]:
+    """(centre (lon, lat), zoom) that shows ``bbox`` (polygons: their bounding box; None: the world) on a map
+    about 1 000 px wide (zoom 2 to 10)."""
     if bbox is None:
         return (10.0, 20.0), 2
+    if isinstance(bbox, PolygonRegion):
+        bbox = bbox.bbox
     extent = max(bbox.width, 2.0 * (bbox.north - bbox.south))
     return bbox.center, int(np.clip(np.floor(np.log2(1000.0 / extent)), 2, 10))
+
+
+def add_region_outline(m: folium.Map, area: BBox | PolygonRegion | None) -> None:
+    """Outline ``area``'s polygons on ``m`` (boxes and the world are not outlined)."""
+    if isinstance(area, PolygonRegion):
+        folium.GeoJson(
+            shapely.geometry.mapping(area.geometry), name="region", interactive=False,
+            style_function=lambda _feature: {"color": "#ffff00", "weight": 2, "opacity": 0.9, "fill": False},
+        ).add_to(m)
 
 
 def base_map(

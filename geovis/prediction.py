@@ -19,6 +19,8 @@ from geovis.colors import class_color, class_colors, sequential_colors
 
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
 PIN_COLOR = "#ff1744"
+MAX_COMPARED_PLACES = 8
+"""At most this many places are drawn side by side in one grouped chart."""
 #: The Predict chart's title before a click: the class prior, which P(y | x) departs from.
 PRIOR_TITLE = "P(y), the class frequencies in training (click the map for P(y | x))"
 

@@ -1,4 +1,5 @@
-"""The region widgets shared by the map pages: a named region, the map's current view, or a custom box.
+"""The region widgets shared by the map pages: a named region, the map's current view, a custom box, or the
+polygons of an uploaded vector file.
 
 "Current view" never follows pans by itself (a pan must not recompute anything): the map reports its
 bounds, and a button under it makes the area shown the region.
@@ -13,10 +14,14 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
+from core.gis.region import PolygonRegion
 from core.regions import REGIONS, BBox, bbox_from_view
+from geovis import gis_widgets
+from geovis.markdown_text import escape_markdown
 
 CURRENT_VIEW = "Current view"
 CUSTOM = "Custom box"
+FROM_FILE = "Polygons from a file"
 MAP_HEIGHT = 560
 """Height in pixels of a map whose region is picked here."""
 #: The custom box's edges: (label, |limit|, default); the default box crosses the antimeridian.
@@ -25,10 +30,11 @@ BOX_EDGES = (("West", 180.0, 150.0), ("South", 90.0, -50.0), ("East", 180.0, -15
 
 @dataclass(frozen=True)
 class RegionChoice:
-    """The box chosen with the widgets named ``key`` (None: the whole world), and whether it is the map's view."""
+    """The area chosen with the widgets named ``key`` (a box or polygons; None: the whole world), and whether
+    it is the map's view."""
 
     key: str
-    bbox: BBox | None
+    area: BBox | PolygonRegion | None
     follows_view: bool = False
 
 
@@ -38,14 +44,23 @@ def view_key(key: str) -> str:
 
 
 def pick_region(container, key: str) -> RegionChoice:
-    """The region selectbox (in ``container``) and, for a custom box, its four edges under it.
+    """The region selectbox (in ``container``) and, for a custom box, its four edges under it; for polygons
+    from a file, an uploader (the world is used until a usable file is uploaded).
 
     A custom box that cannot be used shows an error and stops the page.
     """
     name = container.selectbox(
-        "Region", [*REGIONS, CURRENT_VIEW, CUSTOM], key=f"{key}_region",
-        help="Current view: pan and zoom the map to an area, then press the button under the map.",
+        "Region", [*REGIONS, CURRENT_VIEW, CUSTOM, FROM_FILE], key=f"{key}_region",
+        help="Current view: pan and zoom the map to an area, then press the button under the map. "
+        "Polygons from a file: upload a GeoJSON, GeoPackage, zipped Shapefile, GeoParquet or KML.",
     )
+    if name == FROM_FILE:
+        region = gis_widgets.upload_region(key)
+        if region is None:
+            st.info("Upload a vector file of polygons; the world is shown until then.")
+        else:
+            st.caption(f"Region: {escape_markdown(region.describe())}")
+        return RegionChoice(key, region)
     if name == CURRENT_VIEW:
         bbox = st.session_state.get(view_key(key))
         if bbox is None:

@@ -62,7 +62,7 @@ DATASET_FORMATS: dict[str, DatasetFormat] = {
 }
 
 
-def _inside_data_root(path: str | Path) -> Path:
+def inside_data_root(path: str | Path) -> Path:
     """A path the user typed, resolved inside the data root; a clear :class:`DatasetError` for anything else."""
     root = data_root()
     if problem := path_problem(path, typed=True):
@@ -82,5 +82,5 @@ def load_user_dataset(fmt: str, path: str | Path, **options) -> GeoImageDataset:
         raise DatasetError(path, f"the {fmt} format has no option {', '.join(unknown)}; its options: {', '.join(spec.options) or 'none'}")
     for key in spec.path_options:
         if options.get(key) is not None:
-            options[key] = _inside_data_root(options[key])
-    return spec.loader(_inside_data_root(path), **options)
+            options[key] = inside_data_root(options[key])
+    return spec.loader(inside_data_root(path), **options)
