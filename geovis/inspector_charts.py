@@ -13,40 +13,57 @@ from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.colors import get_colorscale
 
 from core.encoder_inspector import LocalGrid, ResolutionProfile, WorldRaster
 from geovis import assets
 from geovis.colors import class_colors
 
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
-KERNEL_COLORSCALE = "RdBu_r"
-"""Diverging: similarity 1 red, 0 white, -1 blue."""
+KERNEL_COLORSCALE = get_colorscale("RdBu_r")
+"""Diverging: similarity 1 red, 0 white, -1 blue (resolved: plotly.js knows no "_r" names)."""
 _POINT_STYLE = {"symbol": "x", "size": 10, "color": "#111111", "line": {"width": 2, "color": "#ffffff"}}
 _DASHES = ("solid", "dot")
 _SYMBOLS = ("circle", "square")
 
 
 @functools.cache
-def _outline_lines() -> tuple[tuple[float | None, ...], tuple[float | None, ...]]:
-    """(lon, lat) of the Natural Earth country rings, one line trace's coordinates with None between rings."""
+def _outline_trace() -> dict | None:
+    """The Natural Earth country rings as one line trace (None between rings), or None when the local assets
+    are not built."""
+    try:
+        features = assets.natural_earth("countries-110m")["features"]
+    except assets.MissingAssetsError:
+        return None
     xs: list[float | None] = []
     ys: list[float | None] = []
-    for feature in assets.natural_earth("countries-110m")["features"]:
+    for feature in features:
         geometry = feature["geometry"]
         polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
         for ring in (ring for polygon in polygons for ring in polygon):
             xs += [point[0] for point in ring] + [None]
             ys += [point[1] for point in ring] + [None]
-    return tuple(xs), tuple(ys)
+    return {
+        "type": "scatter", "x": xs, "y": ys, "mode": "lines", "line": {"color": "rgba(40,40,40,0.55)", "width": 0.7},
+        "hoverinfo": "skip", "showlegend": False,
+    }
 
 
-def _outlines() -> list[go.Scatter]:
-    """The country outlines as one line trace, or nothing when the local assets are not built."""
-    try:
-        xs, ys = _outline_lines()
-    except assets.MissingAssetsError:
-        return []
-    return [go.Scatter(x=xs, y=ys, mode="lines", line={"color": "rgba(40,40,40,0.55)", "width": 0.7}, hoverinfo="skip", showlegend=False)]
+def _point_trace(x: float, y: float) -> dict:
+    return {"type": "scatter", "x": [x], "y": [y], "mode": "markers", "marker": _POINT_STYLE, "hoverinfo": "skip", "showlegend": False}
+
+
+def _heatmap_figure(data: list[dict], title: str, x_axis: dict, y_axis: dict) -> go.Figure:
+    """A square-aspect heatmap figure in the app's template, built without plotly's per-property validation
+    (a third of a click's time for a 16 000-pixel globe with outlines); a test checks that plotly's validation
+    accepts the figures unchanged. Do not mutate the returned figure's template: it is plotly's shared object."""
+    layout = {
+        **_LAYOUT, "template": pio.templates[_LAYOUT["template"]], "title": {"text": title}, "height": 330,
+        "xaxis": {"showgrid": False, "zeroline": False, **x_axis},
+        "yaxis": {"showgrid": False, "zeroline": False, "scaleanchor": "x", **y_axis},
+    }
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def globe_figure(
@@ -57,39 +74,31 @@ def globe_figure(
     (lon, lat) marked. ``symmetric``: the colour range is ±max|value| (±1 for a kernel)."""
     z = np.round(raster.paint(per_cell).astype(np.float64), 3)
     bound = float(np.nanmax(np.abs(z))) or 1.0
-    heatmap = go.Heatmap(
-        x=raster.lons, y=raster.lats, z=z, colorscale=KERNEL_COLORSCALE, zmid=0.0 if symmetric else None,
-        zmin=-bound if symmetric else None, zmax=bound if symmetric else None, colorbar={"title": value_name, "thickness": 12},
-        hovertemplate=f"lon %{{x:.1f}}, lat %{{y:.1f}}<br>{value_name} %{{z:.3f}}<extra></extra>",
-    )
-    data = [heatmap, *_outlines()]
-    if point is not None:
-        data.append(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", marker=_POINT_STYLE, hoverinfo="skip", showlegend=False))
-    figure = go.Figure(data)
-    figure.update_layout(title=title, height=330, **_LAYOUT)
-    figure.update_xaxes(range=[-180, 180], title="longitude", showgrid=False, zeroline=False)
-    figure.update_yaxes(range=[-90, 90], title="latitude", scaleanchor="x", showgrid=False, zeroline=False)
-    return figure
+    heatmap = {
+        "type": "heatmap", "x": raster.lons, "y": raster.lats, "z": z, "colorscale": KERNEL_COLORSCALE,
+        "colorbar": {"title": {"text": value_name}, "thickness": 12},
+        "hovertemplate": f"lon %{{x:.1f}}, lat %{{y:.1f}}<br>{value_name} %{{z:.3f}}<extra></extra>",
+        **({"zmin": -bound, "zmax": bound, "zmid": 0.0} if symmetric else {}),
+    }
+    outlines = _outline_trace()
+    data = [heatmap, *([outlines] if outlines else []), *([_point_trace(*point)] if point is not None else [])]
+    return _heatmap_figure(data, title, {"range": [-180, 180], "title": {"text": "longitude"}}, {"range": [-90, 90], "title": {"text": "latitude"}})
 
 
 def local_figure(grid: LocalGrid, values: np.ndarray, title: str) -> go.Figure:
     """The zoomed kernel on its azimuthal equidistant grid (km east/north of the point), with the ½ contour."""
     z = np.round(values.astype(np.float64), 3)
-    heatmap = go.Heatmap(
-        x=grid.east_km, y=grid.north_km, z=z, colorscale=KERNEL_COLORSCALE, zmin=-1.0, zmax=1.0, zmid=0.0,
-        colorbar={"title": "cos", "thickness": 12},
-        hovertemplate="%{x:.0f} km east, %{y:.0f} km north<br>cos %{z:.3f}<extra></extra>",
-    )
-    half = go.Contour(
-        x=grid.east_km, y=grid.north_km, z=z, contours={"start": 0.5, "end": 0.5, "size": 1.0, "coloring": "lines"},
-        line={"color": "#111111", "width": 1.5}, showscale=False, hoverinfo="skip", name="cos = ½",
-    )
-    centre = go.Scatter(x=[0.0], y=[0.0], mode="markers", marker=_POINT_STYLE, hoverinfo="skip", showlegend=False)
-    figure = go.Figure([heatmap, half, centre])
-    figure.update_layout(title=title, height=330, **_LAYOUT)
-    figure.update_xaxes(title="km east", showgrid=False, zeroline=False)
-    figure.update_yaxes(title="km north", scaleanchor="x", showgrid=False, zeroline=False)
-    return figure
+    heatmap = {
+        "type": "heatmap", "x": grid.east_km, "y": grid.north_km, "z": z, "colorscale": KERNEL_COLORSCALE,
+        "zmin": -1.0, "zmax": 1.0, "zmid": 0.0, "colorbar": {"title": {"text": "cos"}, "thickness": 12},
+        "hovertemplate": "%{x:.0f} km east, %{y:.0f} km north<br>cos %{z:.3f}<extra></extra>",
+    }
+    half = {
+        "type": "contour", "x": grid.east_km, "y": grid.north_km, "z": z, "name": "cos = ½", "showscale": False,
+        "contours": {"start": 0.5, "end": 0.5, "size": 1.0, "coloring": "lines"}, "line": {"color": "#111111", "width": 1.5},
+        "hoverinfo": "skip",
+    }
+    return _heatmap_figure([heatmap, half, _point_trace(0.0, 0.0)], title, {"title": {"text": "km east"}}, {"title": {"text": "km north"}})
 
 
 def resolution_figure(

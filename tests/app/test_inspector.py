@@ -2,7 +2,6 @@
 functions), typed coordinates (wrapped or refused), two encoders side by side with a trained run, and the
 messages for a damaged run and a bad parameter."""
 
-import base64
 import json
 import shutil
 
@@ -13,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.train.checkpoint import MODEL_FILE
 from core.train.records import BEST
 from geovis import inspector_state as state
-from tests.app.apptest import APP, ok
+from tests.app.apptest import APP, ok, plotly_array
 
 PAGE = "app_pages/inspector.py"
 SH10_LABEL = "spherical_harmonics (degree=10)"
@@ -31,14 +30,6 @@ def click(at: AppTest, lonlat: tuple[float, float]) -> AppTest:
 
 def figures(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def array(value) -> np.ndarray:
-    """A figure's array as plotly serialises it: a list, or a typed array {dtype, bdata (base64), shape}."""
-    if isinstance(value, list):
-        return np.array(value, dtype=float)
-    shape = [int(n) for n in str(value.get("shape", "-1")).split(",")]
-    return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape).astype(float)
 
 
 def titles(at: AppTest) -> list[str]:
@@ -68,11 +59,11 @@ def test_a_bare_encoding_at_a_clicked_point_shows_its_kernels_resolution_and_bas
     assert metrics(at) == {"½-similarity distance north–south": ["1,417 km"], "½-similarity distance east–west": ["1,417 km"]}
     globe, local, resolution, basis = figures(at)
     assert globe["layout"]["title"]["text"].startswith("Kernel cos(e(x₀), e(x)) over the globe")
-    kernel = array(globe["data"][0]["z"])
+    kernel = plotly_array(globe["data"][0]["z"])
     assert kernel.shape == (91, 181) and 0.95 < kernel.max() <= 1.0
     np.testing.assert_array_equal(kernel[:, 0], kernel[:, -1])  # the globe joins at the antimeridian
     assert local["layout"]["title"]["text"] == "Kernel within 1,000 km of x₀"
-    assert array(local["data"][0]["z"])[20, 20] == 1.0, "the kernel is 1 at x₀"
+    assert plotly_array(local["data"][0]["z"])[20, 20] == 1.0, "the kernel is 1 at x₀"
     names = [trace["name"] for trace in resolution["data"]]
     assert f"{SH10_LABEL} · north–south" in names and f"{SH10_LABEL} · east–west at x₀" in names
     assert basis["layout"]["title"]["text"].startswith(f"{SH10_LABEL}: PC 1 (")
@@ -108,7 +99,7 @@ def test_two_encoders_side_by_side_at_the_same_point(runs):
     legend = {trace["name"] for trace in resolution["data"]}
     assert {f"{SH10_LABEL} · north–south", f"{run_label} · north–south"} <= legend
     local_run = next(f for f in figures(at)[2:] if f["layout"]["title"]["text"].startswith("Kernel within"))
-    assert array(local_run["data"][0]["z"])[20, 20] == 1.0
+    assert plotly_array(local_run["data"][0]["z"])[20, 20] == 1.0
 
 
 def test_a_damaged_run_and_a_bad_parameter_give_messages_not_tracebacks(runs, tmp_path, monkeypatch):
