@@ -33,7 +33,7 @@ if None in choices:
 
 grid_column, zoom_column, meridian_column = st.columns(3)
 resolution = grid_column.select_slider(
-    "Globe grid (H3 resolution)", options=[2, 3], value=2, key="inspector_resolution",
+    "Globe grid (H3 resolution)", options=list(state.RASTER_STEPS), value=2, key="inspector_resolution",
     help="2: 5 882 cells, about 2.5° apart; 3: 41 162 cells, about 1° apart (slower the first time)",
 )
 radius_km = zoom_column.select_slider(
@@ -58,7 +58,7 @@ try:
 except Exception as error:  # a damaged run or a bad parameter: a message, never a traceback
     st.error(f"The encoder could not be inspected: {escape_markdown(error)}")
     st.stop()
-raster = ei.world_raster(resolution, 2.0 if resolution == 2 else 1.0)
+raster = state.world_raster(resolution)
 
 
 @st.fragment

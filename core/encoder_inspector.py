@@ -44,6 +44,10 @@ BARE_ENCODINGS = tuple(name for name, spec in ENCODINGS.items() if spec.default_
 DIRECTIONS: dict[str, tuple[float, float]] = {"north–south": (0.0, 180.0), "east–west": (90.0, 270.0)}
 #: Latitudes of the effective-resolution profile.
 PROFILE_LATITUDES = np.arange(-80.0, 81.0, 10.0)
+MAX_BARE_FEATURES = 4096
+"""Largest bare encoding inspected (spherical harmonics at L = 60 have 3 600 features)."""
+MAX_WORLD_BYTES = 256 * 2**20
+"""Largest world grid of embeddings held in memory (float32 cells × features)."""
 HALF_CIRCUMFERENCE_KM = np.pi * EARTH_RADIUS_KM
 """The farthest a point can be from another (20 015 km)."""
 MAX_ZOOM_RADIUS_KM = 10_000.0
@@ -76,9 +80,14 @@ def load_inspected(choice: InspectedEncoder) -> LocationEncoder:
             raise em.EncoderLoadError(f"{choice.name!r} is not a bare encoding; choose from {sorted(BARE_ENCODINGS)}")
         try:
             config = {"encoding": choice.name, "encoding_params": dict(choice.params), "network": "identity"}
-            return build_location_encoder(config).eval()
+            encoder = build_location_encoder(config).eval()
         except ConfigError as error:
             raise em.EncoderLoadError(f"{choice.label}: {error}") from None
+        if encoder.output_dim > MAX_BARE_FEATURES:
+            raise em.EncoderLoadError(
+                f"{choice.label} has {encoder.output_dim:,} features; the inspector takes at most {MAX_BARE_FEATURES:,}"
+            )
+        return encoder
     if choice.source in ("run", "pretrained"):
         return em.load_encoder(em.EncoderChoice(choice.source, choice.name))
     raise em.EncoderLoadError(f"unknown encoder source {choice.source!r}")
@@ -89,7 +98,13 @@ def world_embeddings(choice: InspectedEncoder, resolution: int, load: Callable[[
     :func:`core.embedding_map.region_cells` order); GeoCLIP's are read from (or written to) its disk cache."""
     if choice.source == "pretrained":
         return embedding_cache.grid_embeddings(em.EncoderChoice("pretrained", choice.name), resolution, None, load)[1]
-    return em.embed_cells(load(), em.region_cells(resolution))
+    encoder, cells = load(), em.region_cells(resolution)
+    if (size := len(cells) * encoder.output_dim * 4) > MAX_WORLD_BYTES:
+        raise ValueError(
+            f"the world grid at H3 resolution {resolution} would take {size / 2**20:,.0f} MB for {encoder.output_dim:,} "
+            f"features (at most {MAX_WORLD_BYTES / 2**20:,.0f} MB): choose a coarser grid"
+        )
+    return em.embed_cells(encoder, cells)
 
 
 def check_point(lon: float, lat: float) -> tuple[float, float]:

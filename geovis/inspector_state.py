@@ -25,6 +25,10 @@ SOURCE_LABELS: dict[ei.InspectedSource, str] = {"bare": "Bare encoding", "run": 
 DEFAULT_BARE = "spherical_harmonics"
 #: Principal components computed (and offered) per encoder.
 COMPONENTS = 10
+#: Largest value offered for an integer parameter other than a seed (sizes: scales, frequencies, centres).
+MAX_INT_PARAM = 2048
+#: Pixel spacing (degrees) of the globe maps for each offered H3 resolution of the world grid.
+RASTER_STEPS = {2: 2.0, 3: 1.0}
 
 
 @dataclass
@@ -51,7 +55,9 @@ def _bare_params(container, key: str, encoding: str) -> tuple[tuple[str, object]
     values = []
     for name, param in ENCODINGS[encoding].params.items():
         if param.kind == "int":
-            values.append((name, int(container.number_input(name, value=int(param.default), step=1, key=f"{key}_{encoding}_{name}", help=param.doc))))
+            largest = None if name == "seed" else MAX_INT_PARAM
+            number = container.number_input(name, value=int(param.default), max_value=largest, step=1, key=f"{key}_{encoding}_{name}", help=param.doc)
+            values.append((name, int(number)))
         elif param.kind == "float":
             values.append((name, float(container.number_input(name, value=float(param.default), key=f"{key}_{encoding}_{name}", help=param.doc, format="%g"))))
     return tuple(values)
@@ -107,6 +113,11 @@ def cached_components(choice: ei.InspectedEncoder, resolution: int) -> ei.Compon
 def cached_profile(choice: ei.InspectedEncoder, lon: float) -> ei.ResolutionProfile:
     """The encoder's effective-resolution profile along the meridian at ``lon``."""
     return ei.effective_resolution(cached_encoder(choice), lon)
+
+
+def world_raster(resolution: int) -> ei.WorldRaster:
+    """The globe maps' raster for the world grid at ``resolution`` (one of :data:`RASTER_STEPS`)."""
+    return ei.world_raster(resolution, RASTER_STEPS[resolution])
 
 
 def center_embedding(choice: ei.InspectedEncoder, point: tuple[float, float]) -> np.ndarray:

@@ -176,6 +176,11 @@ def test_encoders_that_cannot_be_built_or_read_say_why(tiny_runs, tmp_path):  # 
         ei.load_inspected(ei.InspectedEncoder("bare", "spherical_harmonics", (("degree", 0),)))
     with pytest.raises(em.EncoderLoadError, match="not a bare encoding"):
         ei.load_inspected(ei.InspectedEncoder("bare", "geoclip"))
+    with pytest.raises(em.EncoderLoadError, match="has 16,640 features; the inspector takes at most 4,096"):
+        ei.load_inspected(ei.InspectedEncoder("bare", "dfs", (("num_scales", 64),)))
+    sh60 = ei.InspectedEncoder("bare", "spherical_harmonics", (("degree", 60),))
+    with pytest.raises(ValueError, match="resolution 3 would take 565 MB for 3,600 features"):
+        ei.world_embeddings(sh60, 3, lambda: ei.load_inspected(sh60))
     damaged = shutil.copytree(tiny_runs.location, tmp_path / "damaged")
     (damaged / "checkpoints" / BEST / MODEL_FILE).write_bytes(b"not safetensors")
     with pytest.raises(em.EncoderLoadError, match="unreadable"):
