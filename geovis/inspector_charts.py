@@ -24,6 +24,7 @@ _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_w
 KERNEL_COLORSCALE = get_colorscale("RdBu_r")
 """Diverging: similarity 1 red, 0 white, -1 blue (resolved: plotly.js knows no "_r" names)."""
 _POINT_STYLE = {"symbol": "x", "size": 10, "color": "#111111", "line": {"width": 2, "color": "#ffffff"}}
+_CONTOUR_COLOR = "#111111"
 _DASHES = ("solid", "dot")
 _SYMBOLS = ("circle", "square")
 
@@ -95,7 +96,8 @@ def local_figure(grid: LocalGrid, values: np.ndarray, title: str) -> go.Figure:
     }
     half = {
         "type": "contour", "x": grid.east_km, "y": grid.north_km, "z": z, "name": "cos = ½", "showscale": False,
-        "contours": {"start": 0.5, "end": 0.5, "size": 1.0, "coloring": "lines"}, "line": {"color": "#111111", "width": 1.5},
+        "contours": {"start": 0.5, "end": 0.5, "size": 1.0, "coloring": "lines"}, "line": {"width": 1.5},
+        "colorscale": [[0.0, _CONTOUR_COLOR], [1.0, _CONTOUR_COLOR]],
         "hoverinfo": "skip",
     }
     return _heatmap_figure([heatmap, half, _point_trace(0.0, 0.0)], title, {"title": {"text": "km east"}}, {"title": {"text": "km north"}})

@@ -38,6 +38,7 @@ def test_the_local_figure_draws_the_kernel_and_its_one_half_contour():
     heatmap, contour, centre = assert_plotly_accepts(charts.local_figure(grid, values, "zoom"))["data"]
     np.testing.assert_array_equal(plotly_array(heatmap["z"]), np.round(values, 3))
     assert contour["contours"]["start"] == contour["contours"]["end"] == 0.5
+    assert {color for _, color in contour["colorscale"]} == {"#111111"}, "a black line (lines take the colour scale)"
     assert plotly_array(heatmap["x"]).tolist() == [-100.0, -50.0, 0.0, 50.0, 100.0] and list(centre["x"]) == [0.0]
 
 
