@@ -62,7 +62,7 @@ raster = state.world_raster(resolution)
 
 
 @st.fragment
-def kernels(choices: list[ei.InspectedEncoder], worlds: list, resolution: int, radius_km: float, meridian: float) -> None:
+def kernels(choices: list[ei.InspectedEncoder], worlds: list, raster: ei.WorldRaster, radius_km: float, meridian: float) -> None:
     """The map, and the kernels and resolution at its point: a click reruns only this part of the page."""
     point = state.inspected_point()
     point.follow_click(browse.clicked_lonlat(st.session_state.get(state.MAP_KEY)))
@@ -93,7 +93,7 @@ def kernels(choices: list[ei.InspectedEncoder], worlds: list, resolution: int, r
         with column:
             st.subheader(escape_markdown(choice.label))
             for metric_column, (direction, km) in zip(st.columns(len(here)), here.items()):
-                metric_column.metric(f"½-similarity distance {direction}", "never falls to ½" if km != km else f"{km:,.0f} km")
+                metric_column.metric(f"½-similarity distance {direction}", state.distance_text(km))
             st.plotly_chart(
                 charts.globe_figure(raster, ei.kernel(world_embeddings, center), "Kernel cos(e(x₀), e(x)) over the globe", point.lonlat),
                 key=f"inspector_globe_{index}",
@@ -107,7 +107,7 @@ def kernels(choices: list[ei.InspectedEncoder], worlds: list, resolution: int, r
     st.plotly_chart(charts.resolution_figure(profiles, at_point, lat), key="inspector_resolution_chart")
 
 
-kernels(choices, worlds, resolution, radius_km, float(meridian))
+kernels(choices, worlds, raster, radius_km, float(meridian))
 
 st.subheader("Basis functions and principal components")
 mode_column, index_column = st.columns(2)
@@ -119,17 +119,8 @@ else:
     widest = max(world.shape[1] for world in worlds)
     number = int(index_column.number_input("Dimension", min_value=0, max_value=widest - 1, value=0, step=1, key="inspector_dimension"))
 for index, (choice, world_embeddings, column) in enumerate(zip(choices, worlds, st.columns(len(choices)))):
-    if mode == "component":
-        components = state.cached_components(choice, resolution)
-        if number > components.scores.shape[1]:
-            column.info(f"{escape_markdown(choice.label)} has only {components.scores.shape[1]} components.")
-            continue
-        values = components.scores[:, number - 1]
-        title = f"{choice.label}: PC {number} ({components.explained[number - 1]:.1%} of the variance)"
+    values, title = state.basis_map(choice, world_embeddings, resolution, mode, number)
+    if values is None:
+        column.info(escape_markdown(title))
     else:
-        if number >= world_embeddings.shape[1]:
-            column.info(f"{escape_markdown(choice.label)} has only {world_embeddings.shape[1]} dimensions.")
-            continue
-        values = world_embeddings[:, number]
-        title = f"{choice.label}: dimension {number} of {world_embeddings.shape[1]} (unit-normalised)"
-    column.plotly_chart(charts.globe_figure(raster, values, title, value_name="value"), key=f"inspector_basis_{index}")
+        column.plotly_chart(charts.globe_figure(raster, values, title, value_name="value"), key=f"inspector_basis_{index}")

@@ -12,7 +12,9 @@ between sessions; clicks recompute only what depends on x₀.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import streamlit as st
@@ -126,3 +128,24 @@ def world_raster(resolution: int) -> ei.WorldRaster:
 def center_embedding(choice: ei.InspectedEncoder, point: tuple[float, float]) -> np.ndarray:
     """The unit embedding of ``point`` (lon, lat) by the chosen encoder."""
     return em.embed_lonlat(cached_encoder(choice), np.asarray([point]))[0]
+
+
+def distance_text(km: float) -> str:
+    """A ½-similarity distance for display (NaN: the similarity never falls to ½)."""
+    return "never falls to ½" if math.isnan(km) else f"{km:,.0f} km"
+
+
+def basis_map(
+    choice: ei.InspectedEncoder, world: np.ndarray, resolution: int, mode: Literal["component", "dimension"], number: int
+) -> tuple[np.ndarray | None, str]:
+    """(per-cell values, title) of principal component ``number`` (from 1) or embedding dimension ``number``
+    (from 0) of the world grid ``world``; (None, why) when the encoder has no such component or dimension."""
+    if mode == "component":
+        components = cached_components(choice, resolution)
+        if number > components.scores.shape[1]:
+            return None, f"{choice.label} has only {components.scores.shape[1]} components."
+        explained = components.explained[number - 1]
+        return components.scores[:, number - 1], f"{choice.label}: PC {number} ({explained:.1%} of the variance)"
+    if number >= world.shape[1]:
+        return None, f"{choice.label} has only {world.shape[1]} dimensions."
+    return world[:, number], f"{choice.label}: dimension {number} of {world.shape[1]} (unit-normalised)"

@@ -101,6 +101,11 @@ def test_two_encoders_side_by_side_at_the_same_point(runs):
     local_run = next(f for f in figures(at)[2:] if f["layout"]["title"]["text"].startswith("Kernel within"))
     assert plotly_array(local_run["data"][0]["z"])[20, 20] == 1.0
 
+    ok(at.radio(key="inspector_basis_mode").set_value("dimension").run())
+    ok(at.number_input(key="inspector_dimension").set_value(150).run())
+    assert [info.value.replace("\\", "") for info in at.info] == [f"{SH10_LABEL} has only 100 dimensions."]
+    assert titles(at)[-1].startswith(f"{run_label}: dimension 150 of ")
+
 
 def test_a_damaged_run_and_a_bad_parameter_give_messages_not_tracebacks(runs, tmp_path, monkeypatch):
     damaged = shutil.copytree(runs.location, tmp_path / "damaged-runs" / runs.location.name)
