@@ -94,11 +94,15 @@ def kernels(choices: list[ei.InspectedEncoder], worlds: list, raster: ei.WorldRa
             st.subheader(escape_markdown(choice.label))
             for metric_column, (direction, km) in zip(st.columns(len(here)), here.items()):
                 metric_column.metric(f"½-similarity distance {direction}", state.distance_text(km))
-            st.plotly_chart(
+            # One encoder: its two maps side by side; two encoders: each one's maps stacked in its column.
+            globe_column, local_column = st.columns([3, 2]) if len(choices) == 1 else (column, column)
+            globe_column.plotly_chart(
                 charts.globe_figure(raster, ei.kernel(world_embeddings, center), "Kernel cos(e(x₀), e(x)) over the globe", point.lonlat),
                 key=f"inspector_globe_{index}",
             )
-            st.plotly_chart(charts.local_figure(grid, local, f"Kernel within {radius_km:,} km of x₀"), key=f"inspector_local_{index}")
+            local_column.plotly_chart(
+                charts.local_figure(grid, local, f"Kernel within {radius_km:,} km of x₀"), key=f"inspector_local_{index}",
+            )
     try:
         profiles = {choice.label: state.cached_profile(choice, meridian) for choice in choices}
     except Exception as error:  # as above

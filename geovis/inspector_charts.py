@@ -61,8 +61,8 @@ def _heatmap_figure(data: list[dict], title: str, x_axis: dict, y_axis: dict) ->
     accepts the figures unchanged. Do not mutate the returned figure's template: it is plotly's shared object."""
     layout = {
         **_LAYOUT, "template": pio.templates[_LAYOUT["template"]], "title": {"text": title}, "height": 330,
-        "xaxis": {"showgrid": False, "zeroline": False, **x_axis},
-        "yaxis": {"showgrid": False, "zeroline": False, "scaleanchor": "x", **y_axis},
+        "xaxis": {"showgrid": False, "zeroline": False, "constrain": "domain", **x_axis},
+        "yaxis": {"showgrid": False, "zeroline": False, "scaleanchor": "x", "constrain": "domain", **y_axis},
     }
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 
@@ -129,5 +129,5 @@ def resolution_figure(
         legend={"orientation": "h", "y": -0.25}, **_LAYOUT,
     )
     figure.update_xaxes(title="latitude (°)", range=[-90, 90])
-    figure.update_yaxes(title="km (log)", type="log")
+    figure.update_yaxes(title="km (log)", type="log", dtick=1)
     return figure
