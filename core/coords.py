@@ -170,6 +170,25 @@ def haversine_km(a: ArrayLike | torch.Tensor, b: ArrayLike | torch.Tensor) -> np
     return 2 * EARTH_RADIUS_KM * xp.arcsin(xp.sqrt(xp.clip(h, 0.0, 1.0)))
 
 
+
+def destination_lonlat(origin: ArrayLike, azimuth_deg: ArrayLike, distance_km: ArrayLike) -> np.ndarray:
+    """The point reached from ``origin`` (lon, lat) degrees ``[..., 2]`` along the great circle leaving at
+    ``azimuth_deg`` (clockwise from north) after ``distance_km``, float64 ``[..., 2]`` (lon, lat), broadcast.
+
+    Paths over a pole come down the other side and longitudes are wrapped into [-180, 180), so points
+    near the poles and the antimeridian are reached like any other.
+    """
+    origin = np.asarray(origin, dtype=np.float64)
+    if origin.ndim == 0 or origin.shape[-1] != 2:
+        raise CoordinateError(f"destination_lonlat: origin must have shape [..., 2] (lon, lat), got {origin.shape}")
+    lon1, lat1 = np.deg2rad(origin[..., 0]), np.deg2rad(origin[..., 1])
+    azimuth = np.deg2rad(np.asarray(azimuth_deg, dtype=np.float64))
+    angle = np.asarray(distance_km, dtype=np.float64) / EARTH_RADIUS_KM
+    sin_lat2 = np.sin(lat1) * np.cos(angle) + np.cos(lat1) * np.sin(angle) * np.cos(azimuth)
+    lat2 = np.arcsin(np.clip(sin_lat2, -1.0, 1.0))
+    lon2 = lon1 + np.arctan2(np.sin(azimuth) * np.sin(angle) * np.cos(lat1), np.cos(angle) - np.sin(lat1) * sin_lat2)
+    return np.stack(np.broadcast_arrays(wrap_longitude(np.rad2deg(lon2)), np.rad2deg(lat2)), axis=-1)
+
 def _check_count(n: int, rng: np.random.Generator) -> None:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")

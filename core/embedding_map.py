@@ -140,20 +140,22 @@ def _seeded_params(choice: EncoderChoice) -> dict[str, int]:
     return {"seed": choice.seed} if "seed" in ENCODINGS[choice.name].params else {}
 
 
-@torch.no_grad()
-def embed_lonlat(encoder: LocationEncoder, lonlat: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-    """L2-normalised embeddings of (lon, lat) rows in degrees, float32 ``[N, D]``, in row order."""
-    points = torch.as_tensor(np.asarray(lonlat, dtype=np.float32).reshape(-1, 2))
-    device = next((t.device for t in [*encoder.parameters(), *encoder.buffers()]), torch.device("cpu"))
-    parts = [encoder(batch.to(device)).float().cpu() for batch in points.split(batch_size)]
-    return torch.nn.functional.normalize(torch.cat(parts), dim=1).numpy()
-
-
 def embed_cells(encoder: LocationEncoder, cells: Sequence[str], batch_size: int = 8192) -> np.ndarray:
     """L2-normalised embeddings of the cell centres, float32 ``[N, D]``, in ``cells`` order."""
     if not len(cells):
         raise ValueError("no cells to embed")
     return embed_lonlat(encoder, cell_centers(cells), batch_size)
+
+
+@torch.no_grad()
+def embed_lonlat(encoder: LocationEncoder, lonlat: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    """L2-normalised embeddings of (lon, lat) degree rows ``[N, 2]``, float32 ``[N, D]`` (a zero embedding stays zero)."""
+    points = torch.as_tensor(np.asarray(lonlat), dtype=torch.float32).reshape(-1, 2)
+    if not len(points):
+        raise ValueError("no points to embed")
+    device = next((t.device for t in [*encoder.parameters(), *encoder.buffers()]), torch.device("cpu"))
+    parts = [encoder(batch.to(device)).float().cpu() for batch in points.split(batch_size)]
+    return torch.nn.functional.normalize(torch.cat(parts), dim=1).numpy()
 
 
 def kmeans_clusters(embeddings: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
