@@ -14,13 +14,13 @@
 
 from core.probes.csv_task import ProbeTaskError, read_task_csv
 from core.probes.cv import DEFAULT_FOLDS, METRICS, ProbeResult, block_groups, blocked_folds, choose_block_resolution, cross_validate
-from core.probes.embeddings import RUN_LAYERS, EmbeddingError, EmbeddingSpec, embed, parse_embedding
+from core.probes.embeddings import RUN_LAYERS, EmbeddingError, EmbeddingSpec, default_embeddings, embed, parse_embedding
 from core.probes.report import ProbeReport
-from core.probes.suite import run_probes
+from core.probes.suite import load_task, run_probes
 from core.probes.tasks import EMBEDDED_TASKS, ProbeTask, embedded_task
 
 __all__ = [
     "DEFAULT_FOLDS", "EMBEDDED_TASKS", "METRICS", "RUN_LAYERS", "EmbeddingError", "EmbeddingSpec", "ProbeReport", "ProbeResult",
-    "ProbeTask", "ProbeTaskError", "block_groups", "blocked_folds", "choose_block_resolution", "cross_validate", "embed",
-    "embedded_task", "parse_embedding", "read_task_csv", "run_probes",
+    "ProbeTask", "ProbeTaskError", "block_groups", "blocked_folds", "choose_block_resolution", "cross_validate", "default_embeddings",
+    "embed", "embedded_task", "load_task", "parse_embedding", "read_task_csv", "run_probes",
 ]

@@ -30,7 +30,7 @@ from torch import nn
 
 from core import embedding_map as em
 from core.coords import unit_vectors, validate_lonlat
-from core.location import ENCODINGS, ConfigError, LocationEncoder, build_location_encoder
+from core.location import ENCODINGS, ConfigError, LocationEncoder, build_location_encoder, geoclip_status
 from core.train.checkpoint import CheckpointError
 
 #: Layers of a trained run's location encoder that can be probed.
@@ -41,6 +41,10 @@ RUN_LAYERS = {
     "concat": "the positional encoding and the network output, side by side",
 }
 KINDS = ("lonlat", "xyz", "encoding", "untrained", "geoclip", "run")
+#: The baselines and bare encodings every probe table starts with.
+BASELINE_EMBEDDINGS = (
+    "lonlat", "xyz", "encoding:wrap", "encoding:theory", "encoding:spherical_harmonics:degree=10", "untrained:theory",
+)
 BATCH_SIZE = 8192
 
 
@@ -103,6 +107,20 @@ def _parse_options(text: str, options: str) -> dict[str, Any]:
             raise EmbeddingError(f"{text!r}: option {item!r} is not key=value")
         params[key.strip()] = yaml.safe_load(value)
     return params
+
+
+def default_embeddings(runs_root: Path | None = None) -> list[str]:
+    """:data:`BASELINE_EMBEDDINGS`, GeoCLIP when its weights are installed, and the newest usable pre-training
+    run under ``runs_root`` (default: the runs folder), if any."""
+    from core.predict import usable_runs
+
+    names = list(BASELINE_EMBEDDINGS)
+    if geoclip_status()[0]:
+        names.append("geoclip")
+    runs = usable_runs("pretrain", runs_root)
+    if runs:
+        names.append(f"run:{runs[0].run_dir}")
+    return names
 
 
 def as_spec(embedding: str | EmbeddingSpec) -> EmbeddingSpec:

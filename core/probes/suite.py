@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from core.probes.cv import DEFAULT_FOLDS, block_groups, blocked_folds, cross_validate
 from core.probes.embeddings import EmbeddingSpec, as_spec, embed
 from core.probes.report import ProbeReport
-from core.probes.tasks import ProbeTask
+from core.probes.csv_task import read_task_csv
+from core.probes.tasks import DEFAULT_POINTS, EMBEDDED_TASKS, ProbeTask, TaskKind, embedded_task
 
 #: Progress callback: (fraction done in [0, 1], what is happening).
 Progress = Callable[[float, str], None]
 #: How features are computed: (spec, lonlat [N, 2]) -> [N, D]; the app passes a cached one.
 EmbedFunction = Callable[[EmbeddingSpec, np.ndarray], np.ndarray]
+
+
+def load_task(
+    name_or_csv: str | Path, n_points: int = DEFAULT_POINTS, seed: int = 0, kind: TaskKind | None = None, target_column: str | None = None
+) -> ProbeTask:
+    """An embedded task by name (:data:`EMBEDDED_TASKS`), else the CSV file at that path (:func:`read_task_csv`)."""
+    if str(name_or_csv) in EMBEDDED_TASKS:
+        return embedded_task(str(name_or_csv), n_points, seed)
+    path = Path(name_or_csv)
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt") and not path.is_file():
+        raise ValueError(f"unknown probe task {str(name_or_csv)!r}: give one of {', '.join(EMBEDDED_TASKS)} or a CSV file")
+    return read_task_csv(path, kind=kind, target_column=target_column)
 
 
 def points_digest(lonlat: np.ndarray) -> str:
