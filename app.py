@@ -19,6 +19,7 @@ PAGES = [
     ("app_pages/predict.py", "Predict", ":material/ads_click:"),
     ("app_pages/compare.py", "Compare", ":material/compare_arrows:"),
     ("app_pages/embedding_map.py", "Embedding map", ":material/hexagon:"),
+    ("app_pages/probe.py", "Probe", ":material/query_stats:"),
 ]
 
 page_files = {

@@ -7,6 +7,7 @@ import torch
 from core.location import build_location_encoder
 from core.probes import EmbeddingError, embed, parse_embedding
 from core.probes.embeddings import encode_layer
+from tests.test_predict import tiny_runs  # noqa: F401 — a module fixture: two tiny trained runs
 
 POINTS = np.array([[2.35, 48.86], [-74.0, 40.7], [179.9, -89.0]])
 
@@ -48,3 +49,16 @@ def test_layers_of_an_encoder():
     assert encode_layer(encoder, POINTS, "penultimate").shape == (3, 32)
     concat = encode_layer(encoder, POINTS, "concat")
     assert concat.shape == (3, 12) and np.allclose(concat[:, 4:], output, atol=1e-6)
+
+
+def test_a_trained_runs_layers(tiny_runs):  # noqa: F811
+    from core import embedding_map as em
+
+    encoder = em.run_location_encoder(tiny_runs.location)
+    run = f"run:{tiny_runs.location}"
+    assert np.allclose(embed(run, POINTS), encoder.encode(lonlat=POINTS).detach().numpy(), atol=1e-5)
+    assert embed(f"{run}:encoding", POINTS).shape == (3, 6 * 4)  # theory, 4 scales
+    assert embed(f"{run}:penultimate", POINTS).shape == (3, 32)
+    assert embed(f"{run}:concat", POINTS).shape == (3, 24 + encoder.output_dim)
+    assert parse_embedding(f"{run}:concat").label == f"run:{tiny_runs.location.name}:concat"
+
