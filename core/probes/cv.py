@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -112,7 +112,6 @@ class ProbeResult:
     scores: dict[str, np.ndarray]
     oof: np.ndarray
     seconds: float
-    fold_of: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def primary(self) -> str:
@@ -138,16 +137,12 @@ def _fold_scores(kind: str, truth: np.ndarray, predicted: np.ndarray) -> dict[st
     return {"accuracy": accuracy_score(truth, predicted), "macro_f1": f1_score(truth, predicted, average="macro", zero_division=0)}
 
 
-def _constant_model(train_target: np.ndarray, kind: str) -> float | int:
-    return float(np.mean(train_target)) if kind == "regression" else int(np.bincount(train_target).argmax())
-
-
 def _predictions(
     method: str, features: np.ndarray, task: ProbeTask, groups: np.ndarray, train: np.ndarray, test: np.ndarray
 ) -> np.ndarray:
     """Fit on ``train``, predict ``test``; a training fold with a single class predicts that class."""
     if task.kind == "classification" and len(np.unique(task.target[train])) < 2:
-        return np.full(len(test), _constant_model(task.target[train], task.kind))
+        return np.full(len(test), task.target[train][0])
     alpha_splits = None
     if task.kind == "regression" and method == "linear":
         inner = min(ALPHA_FOLDS, len(np.unique(groups[train])))
@@ -177,13 +172,11 @@ def cross_validate(
     started = time.perf_counter()
     inputs = unit_vectors(task.lonlat) if method == "knn" else np.asarray(features, dtype=np.float64)
     oof = np.zeros(len(task), dtype=task.target.dtype)
-    fold_of = np.zeros(len(task), dtype=np.int64)
     per_fold: list[dict[str, float]] = []
-    for index, (train, test) in enumerate(folds):
+    for train, test in folds:
         oof[test] = _predictions(method, inputs, task, np.asarray(groups), train, test)
-        fold_of[test] = index
         per_fold.append(_fold_scores(task.kind, task.target[test], oof[test]))
     scores = {metric: np.array([fold[metric] for fold in per_fold]) for metric in METRICS[task.kind]}
     label = embedding or ("knn (xyz)" if method == "knn" else "features")
-    return ProbeResult(task.name, label, method, task.kind, inputs.shape[1], scores, oof, time.perf_counter() - started, fold_of)
+    return ProbeResult(task.name, label, method, task.kind, inputs.shape[1], scores, oof, time.perf_counter() - started)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -70,29 +71,6 @@ class ProbeTask:
         return len(self.lonlat)
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """An embedded task: where its points lie (``domain`` "land" or "sphere") and how its target is read."""
-
-    name: str
-    kind: TaskKind
-    domain: Literal["land", "sphere"]
-    description: str
-    unit: str = ""
-
-
-EMBEDDED_TASKS: dict[str, TaskSpec] = {
-    spec.name: spec
-    for spec in (
-        TaskSpec("landcover", "classification", "land", "MODIS MCD12C1 2019 IGBP land-cover class at the point"),
-        TaskSpec("climate", "classification", "land", "Köppen–Geiger main climate group at the point"),
-        TaskSpec("country", "classification", "land", "country of the nearest GeoNames place (within 200 km)"),
-        TaskSpec("coast_distance", "regression", "sphere", "signed distance to the coastline (+ land, − sea)", "km"),
-        TaskSpec("settlement_density", "regression", "land", "log10(1 + GeoNames places within 100 km)", "log10 count"),
-    )
-}
-
-
 def probe_points(n: int, seed: int, domain: str) -> np.ndarray:
     """``n`` float64 (lon, lat) points uniform on the sphere (``domain="sphere"``) or on MODIS land (``"land"``)."""
     rng = np.random.default_rng([PROBE_SEED_TAG, seed])
@@ -132,20 +110,55 @@ def _country(lonlat: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...
     return _named_classes(codes, near, pool="other")
 
 
+#: A task's reader: lonlat [N, 2] -> (rows kept, their target, class names (empty for regression)).
+TargetReader = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, tuple[str, ...]]]
+
+
+def _everywhere(values: Callable[[np.ndarray], np.ndarray]) -> TargetReader:
+    """A reader keeping every point, its target ``values(lonlat)``."""
+    return lambda lonlat: (np.ones(len(lonlat), dtype=bool), values(lonlat), ())
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """An embedded task: where its points lie (``domain`` "land" or "sphere") and how its target is read."""
+
+    name: str
+    kind: TaskKind
+    domain: Literal["land", "sphere"]
+    description: str
+    read: TargetReader
+    unit: str = ""
+
+
+EMBEDDED_TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        TaskSpec(
+            "landcover", "classification", "land", "MODIS MCD12C1 2019 IGBP land-cover class at the point",
+            lambda lonlat: _raster_classes("landcover", IGBP_CLASSES, lonlat),
+        ),
+        TaskSpec(
+            "climate", "classification", "land", "Köppen–Geiger main climate group at the point",
+            lambda lonlat: _raster_classes("climate", KOPPEN_GROUPS, lonlat),
+        ),
+        TaskSpec("country", "classification", "land", "country of the nearest GeoNames place (within 200 km)", _country),
+        TaskSpec(
+            "coast_distance", "regression", "sphere", "signed distance to the coastline (+ land, − sea)",
+            _everywhere(targets.signed_coast_distance_km), "km",
+        ),
+        TaskSpec(
+            "settlement_density", "regression", "land", "log10(1 + GeoNames places within 100 km)",
+            _everywhere(targets.settlement_density), "log10 count",
+        ),
+    )
+}
+
+
 def _build(spec: TaskSpec, n: int, seed: int) -> ProbeTask:
     lonlat = probe_points(n, seed, spec.domain)
-    class_names: tuple[str, ...] = ()
-    if spec.name == "landcover":
-        keep, target, class_names = _raster_classes("landcover", IGBP_CLASSES, lonlat)
-    elif spec.name == "climate":
-        keep, target, class_names = _raster_classes("climate", KOPPEN_GROUPS, lonlat)
-    elif spec.name == "country":
-        keep, target, class_names = _country(lonlat)
-    elif spec.name == "coast_distance":
-        keep, target = np.ones(n, dtype=bool), targets.signed_coast_distance_km(lonlat)
-    else:
-        keep, target = np.ones(n, dtype=bool), targets.settlement_density(lonlat)
-    target = target.astype(np.int64 if spec.kind == "classification" else np.float64)
+    keep, target, class_names = spec.read(lonlat)
+    target = np.asarray(target, dtype=np.int64 if spec.kind == "classification" else np.float64)
     return ProbeTask(spec.name, spec.kind, lonlat[keep], target, class_names, spec.description, spec.unit)
 
 
