@@ -20,6 +20,7 @@ PAGES = [
     ("app_pages/compare.py", "Compare", ":material/compare_arrows:"),
     ("app_pages/embedding_map.py", "Embedding map", ":material/hexagon:"),
     ("app_pages/inspector.py", "Encoder inspector", ":material/blur_on:"),
+    ("app_pages/probe.py", "Probe", ":material/query_stats:"),
 ]
 
 page_files = {
