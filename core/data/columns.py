@@ -41,3 +41,21 @@ def resolve_columns(header: Sequence[str], required: Sequence[str], optional: Se
         shown = ", ".join(name.strip() for name in header) or "nothing"
         raise ValueError(f"the header lacks column(s) {'; '.join(missing)} (found: {shown})")
     return found
+
+
+#: Headers read as longitude / latitude only when a table has no column named as in :data:`COLUMN_ALIASES`.
+FALLBACK_LONLAT = ("x", "y")
+
+
+def lonlat_columns(header: Sequence[str]) -> tuple[int, int]:
+    """Positions of the longitude and latitude columns of a table of places.
+
+    The :data:`COLUMN_ALIASES` names first; ``x``/``y`` (GIS exports) when neither is there. Raises
+    ValueError naming what is missing or doubled, like :func:`resolve_columns`.
+    """
+    names = [str(name).strip().lower() for name in header]
+    named = any(name in COLUMN_ALIASES["lon"] + COLUMN_ALIASES["lat"] for name in names)
+    if not named and all(axis in names for axis in FALLBACK_LONLAT):
+        return names.index(FALLBACK_LONLAT[0]), names.index(FALLBACK_LONLAT[1])
+    found = resolve_columns(header, ("lon", "lat"))
+    return found["lon"], found["lat"]

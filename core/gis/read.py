@@ -19,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from core.data.columns import lonlat_columns
 from core.data.errors import DatasetError
 
 WGS84 = "EPSG:4326"
@@ -32,8 +33,6 @@ VECTOR_SUFFIXES = {
     ".parquet": "GeoParquet", ".geoparquet": "GeoParquet", ".kml": "KML", ".fgb": "FlatGeobuf", ".csv": "CSV of points",
 }
 #: Column names (lower case) a CSV of points may use for its coordinates.
-LON_COLUMNS = ("lon", "lng", "long", "longitude", "x")
-LAT_COLUMNS = ("lat", "latitude", "y")
 
 
 class GISInputError(ValueError):
@@ -152,19 +151,13 @@ def extract_shapefile(archive: Path, folder: Path, name: str, notes: list[str]) 
     return folder / shapefiles[0]
 
 
-def _find_column(columns: pd.Index, names: tuple[str, ...]) -> str | None:
-    by_lower = {str(column).strip().lower(): column for column in columns}
-    return next((by_lower[n] for n in names if n in by_lower), None)
-
-
 def _read_csv_points(path: Path, name: str) -> gpd.GeoDataFrame:
-    """Points from a CSV with longitude and latitude columns (any of :data:`LON_COLUMNS` / :data:`LAT_COLUMNS`)."""
+    """Points from a CSV with longitude and latitude columns (:func:`core.data.columns.lonlat_columns`)."""
     table = pd.read_csv(path, sep=None, engine="python")
-    lon, lat = _find_column(table.columns, LON_COLUMNS), _find_column(table.columns, LAT_COLUMNS)
-    if lon is None or lat is None:
-        raise GISInputError(
-            f"{name} needs a longitude and a latitude column (e.g. 'lon' and 'lat'); its columns: {', '.join(map(str, table.columns))}"
-        )
+    try:
+        lon, lat = (table.columns[i] for i in lonlat_columns([str(c) for c in table.columns]))
+    except ValueError as error:
+        raise GISInputError(f"{name} needs a longitude and a latitude column: {error}") from None
     coordinates = table[[lon, lat]].apply(pd.to_numeric, errors="coerce")
     bad = int(coordinates.isna().any(axis=1).sum())
     if bad:

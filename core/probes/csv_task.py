@@ -1,16 +1,13 @@
 """Bring your own probe task: a CSV of points and a target, e.g. ``lon,lat,target`` or ``lat,lon,value``.
 
-Columns are found by header name, case-insensitively: longitude as any of :data:`LON_ALIASES`, latitude as
-any of :data:`LAT_ALIASES`, the target as ``target_column`` (default: a column named ``target``, else the
+Columns are found by header name, case-insensitively, with the aliases every table reader shares
+(:func:`core.data.columns.lonlat_columns`), the target as ``target_column`` (default: a column named ``target``, else the
 only other column). Delimiters ``,`` ``;`` tab and ``|`` are recognised. Rows with an empty target are
 skipped; an empty, non-numeric or out-of-range coordinate is an error naming its line.
 
 Regression or classification is inferred (``kind=None``): a target that is not numeric, or numeric with
 only integer values and at most :data:`MAX_INFERRED_CLASSES` distinct ones, is a class label; any other
 is a regression target. ``kind`` overrides it.
-
-The header aliases are a minimal resolver of this module's own; the dataset CSV loader
-(:mod:`core.data.csv_dataset`) is to share one with it.
 """
 
 from __future__ import annotations
@@ -22,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.columns import lonlat_columns
 from core.data.errors import DatasetError
 from core.data.fields import checked_location, parse_number
 from core.probes.tasks import KINDS, ProbeTask, TaskKind
 
-LON_ALIASES = ("lon", "lng", "long", "longitude", "x")
-LAT_ALIASES = ("lat", "latitude", "y")
 MIN_POINTS = 50
 MAX_INFERRED_CLASSES = 20
 MAX_BYTES = 50 * 2**20
@@ -37,13 +33,12 @@ class ProbeTaskError(DatasetError):
     """A CSV that cannot be a probe task; the message names the file, and the line or column at fault."""
 
 
-def _column(header: list[str], aliases: tuple[str, ...], what: str, where: str) -> str:
-    found = [name for name in header if name.strip().lower() in aliases]
-    if len(found) > 1:
-        raise ProbeTaskError(where, f"several {what} columns ({', '.join(found)}); keep one")
-    if not found:
-        raise ProbeTaskError(where, f"missing a {what} column (one of {', '.join(aliases)}); the header has: {', '.join(header) or 'nothing'}")
-    return found[0]
+def _coordinate_columns(header: list[str], where: str) -> tuple[str, str]:
+    try:
+        lon, lat = lonlat_columns(header)
+    except ValueError as error:
+        raise ProbeTaskError(where, str(error)) from None
+    return header[lon], header[lat]
 
 
 def _target_column(header: list[str], coordinates: tuple[str, str], requested: str | None, where: str) -> str:
@@ -106,7 +101,7 @@ def read_task_csv(
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
     header = [column.strip() for column in reader.fieldnames or []]
     reader.fieldnames = header
-    lon_column, lat_column = _column(header, LON_ALIASES, "longitude", where), _column(header, LAT_ALIASES, "latitude", where)
+    lon_column, lat_column = _coordinate_columns(header, where)
     target = _target_column(header, (lon_column, lat_column), target_column, where)
 
     lonlat, values = [], []

@@ -27,7 +27,7 @@ def test_probe_errors_are_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("lon,value\n1,2\n")
     assert main(["probe", "--embedding", "xyz", "--task", str(bad)]) == 2
-    assert "missing a latitude column" in capsys.readouterr().err
+    assert "the header lacks column(s) lat (or latitude)" in capsys.readouterr().err
     assert main(["probe", "--embedding", "pixels", "--task", str(_task_csv(tmp_path / "ok.csv"))]) == 2
     assert "unknown embedding" in capsys.readouterr().err
     assert main(["probe", "--task", "ndvi"]) == 2

@@ -36,7 +36,7 @@ def test_kind_is_inferred_and_can_be_overridden(tmp_path):
 
 
 def test_missing_columns_are_named():
-    with pytest.raises(ProbeTaskError, match="missing a latitude column .*header has: lon, value"):
+    with pytest.raises(ProbeTaskError, match=r"the header lacks column\(s\) lat \(or latitude\) \(found: lon, value\)"):
         read_task_csv(_csv("lon,value", ["1,2"]))
     with pytest.raises(ProbeTaskError, match="missing a target column: name it 'target' or choose one of a, b"):
         read_task_csv(_csv("lon,lat,a,b", ["1,2,3,4"]))
