@@ -201,3 +201,47 @@ def test_the_command_line_takes_a_dataset_spec_with_options(data_root: Path, tmp
     assert "has no option split" in capsys.readouterr().err
     assert main([*arguments, "--dataset", "geo_csv:photos/photos.csv", "--crop-context", "wide"]) == 2
     assert "context must be 'fmow' or a number" in capsys.readouterr().err
+
+
+def test_training_data_leaves_out_the_skipped_images(data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.train.config import DataConfig
+    from core.train.data import load_feature_data
+
+    monkeypatch.setenv("GEOCSP_CACHE", str(tmp_path / "cache"))
+    _csv_dataset(data_root)
+    data = load_feature_data(DataConfig(dataset="geo_csv:photos/photos.csv", image_encoder=ENCODER))
+    assert len(data.features) == 9 and data.features.abs().sum(dim=1).min() > 0  # the broken row 4 is not there
+    assert 4.0 not in data.lonlat[:, 1].tolist()
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG that claims ``width × height`` (header only, a few bytes): what a decompression bomb looks like."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+
+
+def test_dataset_files_keep_a_decompression_bomb_ceiling(tmp_path: Path) -> None:
+    _png_header_only(tmp_path / "bomb.png", 40_000, 40_000)  # 1 600 MP
+    _png_header_only(tmp_path / "huge.png", 10_000, 10_000)  # 100 MP: under the header ceiling, but no reduced decode
+    names = _noise_images(tmp_path, 1)
+    features = extract_features(_dataset(tmp_path, ["bomb.png", "huge.png", *names]), ENCODER, cache_dir=tmp_path / "c", workers=0)
+    reasons = {bad["image"]: bad["reason"] for bad in extraction_record(features)["skipped"]}
+    assert "decompression bomb" in reasons["bomb.png"]
+    assert "more than the 64 megapixel limit (only JPEGs decode reduced)" in reasons["huge.png"]
+    assert list(reasons) == ["bomb.png", "huge.png"] and np.abs(features[2]).sum() > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback of a machine without a GPU")
+def test_cuda_without_a_gpu_falls_back_to_the_cpu_and_says_so(tmp_path: Path) -> None:
+    messages: list[str] = []
+    dataset = _dataset(tmp_path, _noise_images(tmp_path, 2))
+    on_cpu = extract_features(dataset, ENCODER, cache_dir=tmp_path / "c", workers=0, device="cuda", progress=lambda f, m: messages.append(m))
+    assert messages[0].startswith("no CUDA GPU is available") and on_cpu.shape == (2, 128)
+    with pytest.raises(ValueError, match="device must be"):
+        extract_features(dataset, ENCODER, cache_dir=tmp_path / "c", device="tpu")
