@@ -117,11 +117,14 @@ class Timeline:
         if "features:" in message:
             self.points.append((time.perf_counter(), fraction))
 
-    def second_half(self, count: int) -> float:
-        """Images/s over the batches written after half the images (start-up and prefetch are behind)."""
+    def second_half(self, count: int) -> float | None:
+        """Images/s over the batches written after half the images (start-up and prefetch are behind);
+        None when fewer than two batches were written there."""
         later = [point for point in self.points if point[1] >= 0.5]
+        if len(later) < 2:
+            return None
         (t0, f0), (t1, f1) = later[0], later[-1]
-        return (f1 - f0) * count / (t1 - t0) if t1 > t0 else float("nan")
+        return (f1 - f0) * count / (t1 - t0)
 
 
 def encoder_only(count: int) -> tuple[float, float]:
@@ -208,13 +211,17 @@ def main() -> None:
             timeline = Timeline()
             with PeakMemory() as memory:
                 start = time.perf_counter()
-                extract_features(dataset, ENCODER, cache_dir=Path(directory) / f"cache-{megapixels}", workers=args.workers, progress=timeline)
+                cache = Path(directory) / f"cache-{megapixels}"
+                extract_features(dataset, ENCODER, cache_dir=cache, workers=args.workers, progress=timeline)
                 seconds = time.perf_counter() - start
             steady = timeline.second_half(count)
-            print(f"  encoder only {baseline:.0f} img/s; pipeline {steady:.1f} img/s over its second half = {steady / baseline:.0%} "
-                  f"of it (target ≥ 70 %); {count} images in {seconds:.1f} s with start-up  [{load_text()}]")  # fmt: skip
+            share = "too few images for a steady rate (raise --images)" if steady is None else (
+                f"pipeline {steady:.1f} img/s over its second half = {steady / baseline:.0%} of it (target ≥ 70 %)"
+            )
+            print(f"  encoder only {baseline:.0f} img/s; {share}; {count} images in {seconds:.1f} s with start-up  [{load_text()}]")
+            reachable = encode_cpu / (encode_cpu + crop_cpu)
             print(f"  CPU per image: encoder {encode_cpu * 1000:.1f} ms, decoding the box crop at 64 px {crop_cpu * 1000:.1f} ms: "
-                  f"on an idle machine the pipeline can reach {encode_cpu / (encode_cpu + crop_cpu):.0%} of the encoder alone")  # fmt: skip
+                  f"on an idle machine the pipeline can reach {reachable:.0%} of the encoder alone")  # fmt: skip
             print(f"  peak memory (PSS), this process + decoding workers: {memory.peak:.0f} MiB (target < 2048)")
 
 

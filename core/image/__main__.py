@@ -37,13 +37,23 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the registered image encoders")
     extract = sub.add_parser("extract", help="extract features of a dataset (cached, resumable, shardable with torchrun)")
     extract.add_argument("--encoder", required=True, help="a registered image encoder (see `list`) or moco:<run>")
-    extract.add_argument("--dataset", default="default", help="'default' or '<format>:<path under the data root>', e.g. fmow:fmow-rgb")
-    extract.add_argument("--option", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="a loader option (e.g. split=val)")
+    extract.add_argument(
+        "--dataset", default="default", help="'default' or '<format>:<path under the data root>', e.g. fmow:fmow-rgb"
+    )
+    extract.add_argument(
+        "--option", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="a loader option (e.g. split=val)"
+    )
     extract.add_argument("--view", default=None, choices=VIEW_SOURCES, help="which chips of the default dataset to encode")
-    extract.add_argument("--crop-context", default=FMOW_CONTEXT, help=f"context around object boxes: '{FMOW_CONTEXT}' (the fMoW baseline's schedule) or a multiplier such as 0.3")
+    extract.add_argument(
+        "--crop-context",
+        default=FMOW_CONTEXT,
+        help=f"context around object boxes: '{FMOW_CONTEXT}' (the fMoW baseline's schedule) or a multiplier such as 0.3",
+    )
     extract.add_argument("--no-box", action="store_true", help="encode the centre square even where a record has an object box")
     extract.add_argument("--device", default="cpu", help="cpu, or cuda (mixed precision; falls back to the CPU without a GPU)")
-    extract.add_argument("--workers", type=int, default=None, help="image-decoding processes (default: one per core, at most 8; 0: none)")
+    extract.add_argument(
+        "--workers", type=int, default=None, help="image-decoding processes (default: one per core, at most 8; 0: none)"
+    )
     extract.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     extract.add_argument("--cache-dir", type=Path, default=None, help="default: <data cache>/features")
     return parser

@@ -10,6 +10,7 @@ the rows (not the dataset), and a file that cannot be decoded becomes a zero squ
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -92,9 +93,16 @@ def chip_batches(chips: np.ndarray, batches: list[tuple[int, int]]) -> Iterator[
 
 
 def decoded_batches(images: DecodedImages, workers: int) -> Iterator[PixelBatch]:
-    """The batches of ``images`` in order, decoded by ``workers`` processes (0: in this process), two ahead each."""
+    """The batches of ``images`` in order, decoded by ``workers`` processes (0: in this process), two ahead each.
+
+    Workers are forked from a fork server (started once per process, with this module preloaded),
+    never from the caller itself, which may be a many-threaded server such as the app.
+    """
+    workers = min(workers, len(images))
     if workers == 0:
         return (images[item] for item in range(len(images)))
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
     loader = DataLoader(
         images,
         batch_size=None,
@@ -102,6 +110,7 @@ def decoded_batches(images: DecodedImages, workers: int) -> Iterator[PixelBatch]
         prefetch_factor=2,
         worker_init_fn=_one_thread,
         collate_fn=_as_is,
+        multiprocessing_context=context,
     )
     return iter(loader)
 

@@ -360,9 +360,8 @@ class _CacheEntry:
         merged.flush()
         skipped = sorted((bad for state in states for bad in state.get("skipped", [])), key=lambda bad: bad["row"])
         seconds = round(max(state["seconds"] for state in states), 3)
-        self._write_sidecar(
-            {"rows": total, "dim": dim, "done": total, "complete": True, "seconds": seconds, "shards": len(shards), "skipped": skipped}
-        )
+        state = {"rows": total, "dim": dim, "done": total, "complete": True, "seconds": seconds}
+        self._write_sidecar({**state, "shards": len(shards), "skipped": skipped})
         for shard in shards:
             shard.array_path.unlink()
             shard.sidecar_path.unlink()

@@ -241,7 +241,9 @@ def test_dataset_files_keep_a_decompression_bomb_ceiling(tmp_path: Path) -> None
 def test_cuda_without_a_gpu_falls_back_to_the_cpu_and_says_so(tmp_path: Path) -> None:
     messages: list[str] = []
     dataset = _dataset(tmp_path, _noise_images(tmp_path, 2))
-    on_cpu = extract_features(dataset, ENCODER, cache_dir=tmp_path / "c", workers=0, device="cuda", progress=lambda f, m: messages.append(m))
+    on_cpu = extract_features(
+        dataset, ENCODER, cache_dir=tmp_path / "c", workers=0, device="cuda", progress=lambda f, m: messages.append(m)
+    )
     assert messages[0].startswith("no CUDA GPU is available") and on_cpu.shape == (2, 128)
     with pytest.raises(ValueError, match="device must be"):
         extract_features(dataset, ENCODER, cache_dir=tmp_path / "c", device="tpu")
