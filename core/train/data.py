@@ -29,6 +29,7 @@ class FeatureData:
     label_ranks: np.ndarray  # stratified rank in [0, 1) for labelled train records, NaN elsewhere
     class_names: tuple[str, ...]
     fingerprint: str  # data hash recorded in run cards
+    skipped_images: tuple[str, ...] = ()  # paths of images feature extraction skipped (left out)
 
     @property
     def n_classes(self) -> int:
@@ -67,6 +68,7 @@ def feature_data_from(
     """
     located = dataset.has_location
     located[list(exclude)] = False
+    skipped = tuple(f"{dataset.records.at[row, 'image']}" for row in exclude)
     lonlat = dataset.lonlat[located]
     labels = dataset.labels[located]
     records = dataset.records[located]
@@ -85,6 +87,7 @@ def feature_data_from(
         label_ranks=ranks,
         class_names=tuple(dataset.class_names),
         fingerprint=digest[:16],
+        skipped_images=skipped,
     )
 
 

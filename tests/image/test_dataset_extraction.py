@@ -212,6 +212,10 @@ def test_training_data_leaves_out_the_skipped_images(data_root: Path, tmp_path: 
     data = load_feature_data(DataConfig(dataset="geo_csv:photos/photos.csv", image_encoder=ENCODER))
     assert len(data.features) == 9 and data.features.abs().sum(dim=1).min() > 0  # the broken row 4 is not there
     assert 4.0 not in data.lonlat[:, 1].tolist()
+    assert data.skipped_images == ("broken.jpg",)
+    from core.train.runner import _skipped_note
+
+    assert _skipped_note(data) == "\n- 1 image(s) skipped by feature extraction (undecodable, left out): `broken.jpg`"
 
 
 def _png_header_only(path: Path, width: int, height: int) -> None:
