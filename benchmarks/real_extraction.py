@@ -8,18 +8,20 @@ images are at most 800 px):
 
 1. decoding alone: seconds per image for the 64 px centre square and for a 224 px box crop
    (target for 52 MP at 224 px: < 0.15 s);
-2. encoder only: images/s of EfficientNet-Lite0 at 64 px on pre-decoded uint8 squares (the
-   extraction's encoding threads, no decoding);
+2. encoder only: images/s of the encoder (``--encoder``, default EfficientNet-Lite0 at 64 px) on
+   pre-decoded uint8 squares of its input size (the extraction's encoding threads, no decoding);
 3. the pipeline: ``core.image.features.extract_features`` end to end (decoding workers, box crops,
    encoding, memory-mapped writing) on a fresh cache: images/s over the second half of the images
    (model load, worker start and prefetch behind it), its ratio to (2) (target ≥ 70 %), and the
    whole time with start-up;
-4. peak memory: proportional set size (PSS: pages shared by forked workers counted once) of this
+4. CPU seconds per image of the encoder and of decoding the box crop at its input size: on an idle
+   machine the pipeline's share of the encoder-only rate is at most encoder / (encoder + decoding);
+5. peak memory: proportional set size (PSS: pages shared by forked workers counted once) of this
    process plus its decoding workers, sampled every 20 ms during the extraction (target < 2 GB).
 
 The machine may be shared: the load average is printed with every figure.
 
-    python -m benchmarks.real_extraction [--images N] [--sizes 0.5,2,12,52] [--workers W]
+    python -m benchmarks.real_extraction [--images N] [--sizes 0.5,2,12,52] [--workers W] [--encoder NAME]
 """
 
 from __future__ import annotations
@@ -119,18 +121,19 @@ class Timeline:
 
     def second_half(self, count: int) -> float | None:
         """Images/s over the batches written after half the images (start-up and prefetch are behind);
-        None when fewer than two batches were written there."""
+        None when fewer than four batches were written there."""
         later = [point for point in self.points if point[1] >= 0.5]
-        if len(later) < 2:
+        if len(later) < 4:
             return None
         (t0, f0), (t1, f1) = later[0], later[-1]
         return (f1 - f0) * count / (t1 - t0)
 
 
-def encoder_only(count: int) -> tuple[float, float]:
-    """Images/s of the encoding threads on pre-decoded 64 px squares, and CPU seconds per image."""
-    encoder = get_image_encoder(ENCODER).load()
-    squares = np.random.default_rng(0).integers(0, 255, (count, 64, 64, 3), dtype=np.uint8)
+def encoder_only(name: str, count: int) -> tuple[float, float]:
+    """Images/s of the encoding threads on pre-decoded squares of the input size, and CPU seconds per image."""
+    encoder = get_image_encoder(name).load()
+    size = encoder.spec.input_size
+    squares = np.random.default_rng(0).integers(0, 255, (count, size, size, 3), dtype=np.uint8)
     for _ in encoded_batches(encoder, lambda a, b: squares[a:b], 0, min(count, 64)):  # warm-up
         pass
     start, start_cpu = time.perf_counter(), time.process_time()
@@ -185,14 +188,16 @@ class PeakMemory:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--images", type=int, default=384, help="images of 0.5 MP (scaled down for larger classes)")
+    parser.add_argument("--images", type=int, default=384, help="images per class up to 2 MP (fewer for larger ones)")
     parser.add_argument("--sizes", default="0.5,2,12,52", help="megapixel classes, from 0.5, 2, 12, 52")
     parser.add_argument("--workers", type=int, default=None, help="decoding processes (default: extraction's default)")
+    parser.add_argument("--encoder", default=ENCODER, help=f"image encoder (default {ENCODER})")
     args = parser.parse_args()
-    print(f"{available_threads()} cores; {ENCODER}; {load_text()}")
+    size = get_image_encoder(args.encoder).input_size
+    print(f"{available_threads()} cores; {args.encoder} ({size} px); {load_text()}")
     with tempfile.TemporaryDirectory(prefix="geocsp-real-extraction-") as directory:
         for megapixels in args.sizes.split(","):
-            count = max(8, int(args.images * 0.5 / float(megapixels)))
+            count = args.images if float(megapixels) <= 2 else max(8, int(args.images * 2 / float(megapixels)))
             root = Path(directory) / f"fmow-{megapixels}mp"
             start = time.perf_counter()
             child = multiprocessing.get_context("spawn").Process(target=build_fmow, args=(root, megapixels, count))
@@ -204,15 +209,15 @@ def main() -> None:
             print(f"\n{megapixels} MP ({SIZES[megapixels][0]}×{SIZES[megapixels][1]}, {first.stat().st_size / 1e6:.1f} MB each): "
                   f"{count} images generated in {time.perf_counter() - start:.1f} s")  # fmt: skip
             (whole, whole_cpu), (crop, crop224_cpu) = decode_seconds(first, None, 64), decode_seconds(first, box, 224)
-            crop_cpu = decode_seconds(first, box, 64)[1]
+            crop_cpu = decode_seconds(first, box, size)[1]
             print(f"  decode alone (wall / CPU): 64 px centre square {whole * 1000:.0f} / {whole_cpu * 1000:.0f} ms, "
                   f"224 px box crop {crop * 1000:.0f} / {crop224_cpu * 1000:.0f} ms (target < 150 ms at 52 MP)  [{load_text()}]")  # fmt: skip
-            baseline, encode_cpu = encoder_only(max(count, 256))
+            baseline, encode_cpu = encoder_only(args.encoder, max(count, 256))
             timeline = Timeline()
             with PeakMemory() as memory:
                 start = time.perf_counter()
                 cache = Path(directory) / f"cache-{megapixels}"
-                extract_features(dataset, ENCODER, cache_dir=cache, workers=args.workers, progress=timeline)
+                extract_features(dataset, args.encoder, cache_dir=cache, workers=args.workers, progress=timeline)
                 seconds = time.perf_counter() - start
             steady = timeline.second_half(count)
             share = "too few images for a steady rate (raise --images)" if steady is None else (
@@ -220,7 +225,7 @@ def main() -> None:
             )
             print(f"  encoder only {baseline:.0f} img/s; {share}; {count} images in {seconds:.1f} s with start-up  [{load_text()}]")
             reachable = encode_cpu / (encode_cpu + crop_cpu)
-            print(f"  CPU per image: encoder {encode_cpu * 1000:.1f} ms, decoding the box crop at 64 px {crop_cpu * 1000:.1f} ms: "
+            print(f"  CPU per image: encoder {encode_cpu * 1000:.1f} ms, decoding the box crop at {size} px {crop_cpu * 1000:.1f} ms: "
                   f"on an idle machine the pipeline can reach {reachable:.0%} of the encoder alone")  # fmt: skip
             print(f"  peak memory (PSS), this process + decoding workers: {memory.peak:.0f} MiB (target < 2048)")
 
