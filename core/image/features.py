@@ -176,7 +176,7 @@ class _Extraction:
         done = entry.rows_done(rows, dim)
         if done == rows:
             return
-        self.report(done / rows, f"{'resuming' if done else 'starting'} {name} features at image {start + done} of [{start}, {stop})")
+        self.report(done / rows, f"{'resuming' if done else 'starting'} {name} features at image {start + done} of {stop}")
         writer = _RowWriter(entry, entry.open_for_writing(done, rows, dim), done)
         batches = [(first, min(stop, first + self.batch_size)) for first in range(start + done, stop, self.batch_size)]
         items, load = self._sources(batches)
