@@ -1,8 +1,11 @@
 """Opening untrusted image bytes safely: size caps, decompression-bomb check, any mode to RGB.
 
-Every image the library shows or encodes goes through :func:`open_image_bytes` /
-:func:`open_image_file`. The pixel count is checked from the header *before* any pixel is decoded,
-against our own cap rather than Pillow's global ``MAX_IMAGE_PIXELS``. HEIC/HEIF are read through
+Every uploaded image goes through :func:`open_image_bytes` / :func:`open_image_file`. The pixel
+count is checked from the header *before* any pixel is decoded, against our own cap rather than
+Pillow's global ``MAX_IMAGE_PIXELS``. Dataset files on the user's own disk (fMoW's pan-sharpened
+images reach 8200 × 6312 = 52 MP) go through :func:`probe_dataset_file` and :func:`decode_region`
+instead: a higher header ceiling, and JPEGs decoded at a reduced scale (``Image.draft``, 1/2 … 1/8)
+just large enough for the region wanted, so no more than :data:`MAX_DECODED_PIXELS` are ever held. HEIC/HEIF are read through
 pillow-heif (registered on import); AVIF through Pillow's own plugin. Only the parsers of
 :data:`IMAGE_FORMATS` ever see the bytes: any other file is refused as an unsupported format.
 """
@@ -25,6 +28,13 @@ register_heif_opener()
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
 #: Largest accepted decoded image, in pixels (width * height).
 MAX_IMAGE_PIXELS = 40_000_000
+#: Largest accepted dataset file, in bytes (fMoW's largest JPEGs are ~30 MB).
+DATASET_MAX_BYTES = 256 * 1024 * 1024
+#: Header ceiling of a dataset image, in pixels: well above fMoW's 52 MP, below Pillow's own
+#: decompression-bomb error (2 × its 89 MP warning level).
+DATASET_MAX_PIXELS = 150_000_000
+#: Most pixels a dataset image may decode to (after JPEG draft reduction); larger is refused.
+MAX_DECODED_PIXELS = 64_000_000
 
 
 class ImageFormat(NamedTuple):
@@ -163,6 +173,50 @@ def decode_rgb(
         image.load()
         image = ImageOps.exif_transpose(image)
         return _flatten_to_rgb(image)
+    except _DECODE_ERRORS as exc:
+        problem = "truncated" if "truncated" in str(exc).lower() else "corrupt"
+        raise ImageRejected(f"the image data is {problem} ({exc})", name) from exc
+
+
+#: A pixel box ``(left, top, right, bottom)`` in the file's stored pixel grid (before EXIF orientation).
+Region = tuple[int, int, int, int]
+
+
+def probe_dataset_file(path: str | os.PathLike[str]) -> Image.Image:
+    """Header of a dataset image file (lazy, nothing decoded), with the dataset size ceilings."""
+    data = read_image_file(path, max_bytes=DATASET_MAX_BYTES)
+    return probe_image_bytes(data, max_bytes=DATASET_MAX_BYTES, max_pixels=DATASET_MAX_PIXELS, name=str(path))
+
+
+def decode_region(image: Image.Image, region: Region, min_side: int, *, name: str | None = None) -> Image.Image:
+    """``region`` of a lazily opened image as RGB, decoded at the smallest JPEG scale keeping ``min_side``.
+
+    The JPEG draft scale (1, 1/2, 1/4 or 1/8) is the largest that leaves at least ``min_side`` pixels
+    across the region's shorter side; other formats decode at full size. Refused (:class:`ImageRejected`)
+    when the decode would exceed :data:`MAX_DECODED_PIXELS`, or the region is empty or outside the image.
+    EXIF orientation is applied to the cropped region.
+    """
+    width, height = image.size
+    left, top, right, bottom = region
+    if not (0 <= left < right <= width and 0 <= top < bottom <= height):
+        raise ImageRejected(f"the crop box {region} is empty or outside the {width}x{height} image", name)
+    scale = max(1, min(right - left, bottom - top) // max(1, min_side))
+    try:
+        image.draft("RGB", (max(1, width // scale), max(1, height // scale)))
+    except _DECODE_ERRORS as exc:
+        raise ImageRejected(f"the image header is corrupt ({exc})", name) from exc
+    decoded_width, decoded_height = image.size
+    if decoded_width * decoded_height > MAX_DECODED_PIXELS:
+        raise ImageRejected(
+            f"{width}x{height} would decode to {decoded_width * decoded_height / 1e6:.0f} megapixels, "
+            f"more than the {MAX_DECODED_PIXELS / 1e6:.0f} megapixel limit (only JPEGs decode reduced)",
+            name,
+        )
+    fx, fy = decoded_width / width, decoded_height / height
+    box = (int(left * fx), int(top * fy), max(int(left * fx) + 1, round(right * fx)), max(int(top * fy) + 1, round(bottom * fy)))
+    try:
+        image.load()
+        return _flatten_to_rgb(ImageOps.exif_transpose(image.crop(box)))
     except _DECODE_ERRORS as exc:
         problem = "truncated" if "truncated" in str(exc).lower() else "corrupt"
         raise ImageRejected(f"the image data is {problem} ({exc})", name) from exc

@@ -9,6 +9,7 @@ them, with :func:`register_encoder_family`. The registry itself depends on nothi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 from collections.abc import Callable
@@ -67,10 +68,19 @@ class ImageEncoder:
         self.spec = spec
         self.model = model
 
-    def encode(self, images: Images) -> torch.Tensor:
-        """Features ``[N, feature_dim]`` (float32) of PIL images or uint8 arrays ``[N, H, W, 3]``."""
-        with torch.inference_mode():
-            return self.inference_model(self.spec.preprocessing(images)).float()
+    def encode(self, images: Images, *, device: torch.device | str = "cpu", cropped: bool = False) -> torch.Tensor:
+        """Features ``[N, feature_dim]`` (float32, on the CPU) of PIL images or uint8 arrays ``[N, H, W, 3]``.
+
+        ``cropped``: the arrays are already the crop, at the input size (only normalised here). On a
+        CUDA ``device`` the model runs there under float16 autocast.
+        """
+        preprocessing = self.spec.preprocessing
+        if cropped:
+            preprocessing = dataclasses.replace(preprocessing, crop_fraction=1.0)
+        device = torch.device(device)
+        with torch.inference_mode(), torch.autocast("cuda", torch.float16, enabled=device.type == "cuda"):
+            inputs = preprocessing(images).to(device, non_blocking=True)
+            return self.inference_model.to(device)(inputs).float().cpu()
 
     @cached_property
     def inference_model(self) -> nn.Module:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,7 @@ class FeatureData:
     class_names: tuple[str, ...]
     fingerprint: str  # data hash recorded in run cards
     split_method: str = "the dataset's own split"  # how the splits were made, in words (run cards, the app)
+    skipped_images: tuple[str, ...] = ()  # paths of images feature extraction skipped (left out)
 
     @property
     def n_classes(self) -> int:
@@ -57,8 +58,11 @@ class FeatureData:
         return counts / counts.sum()
 
 
-def feature_data_from(dataset: GeoImageDataset, features: np.ndarray, feature_key: str, seed: int = 0) -> FeatureData:
-    """Assemble :class:`FeatureData` from a dataset and its features (records without location dropped).
+def feature_data_from(
+    dataset: GeoImageDataset, features: np.ndarray, feature_key: str, seed: int = 0, exclude: Sequence[int] = ()
+) -> FeatureData:
+    """Assemble :class:`FeatureData` from a dataset and its features (records without location, and the
+    rows ``exclude`` — images the extraction skipped — dropped).
 
     Datasets that carry a ``split`` column (the default one) keep it; others get a spatially blocked
     split whose block size suits the data, or a random one when the records lie in too few places
@@ -66,6 +70,8 @@ def feature_data_from(dataset: GeoImageDataset, features: np.ndarray, feature_ke
     computed here with ``seed``.
     """
     located = dataset.has_location
+    located[list(exclude)] = False
+    skipped = tuple(f"{dataset.records.at[row, 'image']}" for row in exclude)
     lonlat = dataset.lonlat[located]
     labels = dataset.labels[located]
     records = dataset.records[located]
@@ -87,6 +93,7 @@ def feature_data_from(dataset: GeoImageDataset, features: np.ndarray, feature_ke
         class_names=tuple(dataset.class_names),
         fingerprint=digest[:16],
         split_method=split_method,
+        skipped_images=skipped,
     )
 
 
@@ -99,12 +106,13 @@ def load_feature_data(config: DataConfig, progress: Progress | None = None) -> F
     key = (config.dataset_key, config.image_encoder, config.view)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            from core.image.features import extract_features
+            from core.image.features import extract_features, extraction_record
 
             dataset = open_dataset(config)
             view = config.view if hasattr(dataset, "chips") else None
             features = extract_features(dataset, config.image_encoder, progress=progress, view=view)
-            _CACHE[key] = feature_data_from(dataset, features, f"{config.image_encoder}|{view}")
+            skipped = [bad["row"] for bad in extraction_record(features)["skipped"]]
+            _CACHE[key] = feature_data_from(dataset, features, f"{config.image_encoder}|{view}", exclude=skipped)
         return _CACHE[key]
 
 

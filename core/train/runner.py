@@ -187,7 +187,7 @@ def run_card(config: RunConfig, data: FeatureData, summary: RunSummary, metrics:
     return f"""# Run {summary.run_dir.name}
 
 - stage: **{config.stage}**, status: **{summary.status}**, best epoch {summary.fit.best_epoch} of {config.epochs}
-- dataset: `{config.data.dataset}` (data hash `{data.fingerprint}`), image features `{config.data.image_encoder}`
+- dataset: `{config.data.dataset}` (data hash `{data.fingerprint}`), image features `{config.data.image_encoder}`{_skipped_note(data)}
 - split: {data.split_method}
 - location encoder: `{config.location['encoding']}` + `{config.location['network']}`
 - seed: {config.seed}; wall time {summary.fit.wall_seconds:.1f} s; finished {datetime.now(timezone.utc).isoformat(timespec='seconds')}
@@ -202,6 +202,15 @@ def run_card(config: RunConfig, data: FeatureData, summary: RunSummary, metrics:
 ```yaml
 {config.to_yaml()}```
 """
+
+
+def _skipped_note(data: FeatureData, listed: int = 10) -> str:
+    """The run card's note on images feature extraction could not decode (left out of the run)."""
+    if not data.skipped_images:
+        return ""
+    names = ", ".join(f"`{name}`" for name in data.skipped_images[:listed])
+    more = f" and {len(data.skipped_images) - listed} more" if len(data.skipped_images) > listed else ""
+    return f"\n- {len(data.skipped_images)} image(s) skipped by feature extraction (undecodable, left out): {names}{more}"
 
 
 def _write_rows(path: Path, rows: list[dict]) -> None:

@@ -30,9 +30,9 @@ def encoded_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     original = ImageEncoder.encode
 
-    def counting(self: ImageEncoder, images) -> torch.Tensor:
+    def counting(self: ImageEncoder, images, **options) -> torch.Tensor:
         calls.append(len(images))
-        return original(self, images)
+        return original(self, images, **options)
 
     monkeypatch.setattr(ImageEncoder, "encode", counting)
     return calls
@@ -155,7 +155,8 @@ def test_generic_datasets_decode_images_through_pil(tmp_path: Path) -> None:
     features = extract_features(dataset, ENCODER, batch_size=2, cache_dir=tmp_path / "cache")
     images = [dataset.load_image(index) for index in range(3)]
     direct = get_image_encoder(ENCODER).load().encode(images).numpy()
-    np.testing.assert_allclose(features, direct, rtol=1e-5, atol=1e-6)
+    # the extraction resizes with Pillow (in the decoding workers), the direct path with torch: both bilinear
+    np.testing.assert_allclose(features, direct, rtol=1e-3, atol=1e-5)
     with pytest.raises(ValueError, match="default dataset"):
         extract_features(dataset, ENCODER, cache_dir=tmp_path / "cache", view="bluemarble")
 
