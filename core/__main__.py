@@ -1,4 +1,5 @@
-"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate``.
+"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate``
+(``geocsp ...`` once the package is installed).
 
 Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
 training commands run data-parallel (DDP).
@@ -24,8 +25,8 @@ def _csv(kind):
     return lambda text: tuple(kind(part) for part in text.split(",") if part)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+def build_parser(prog: str = "python -m core") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (*STAGES, "sweep"):
         stage = sub.add_parser(command, help=f"run {command}")
@@ -62,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m core") -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         if args.command == "evaluate":
             return _evaluate(args)
@@ -164,6 +165,11 @@ def _geolocate(args) -> int:
     print(report.to_markdown())
     print(f"written to {markdown} and {csv}")
     return 0
+
+
+def run_geocsp() -> int:
+    """The ``geocsp`` console script: :func:`main` under its installed name."""
+    return main(prog="geocsp")
 
 
 if __name__ == "__main__":
