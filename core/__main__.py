@@ -1,4 +1,5 @@
-"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate|export|probe``.
+"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate|export|probe``
+(``geocsp ...`` once the package is installed).
 
 Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
 training commands run data-parallel (DDP).
@@ -25,8 +26,8 @@ def _csv(kind):
     return lambda text: tuple(kind(part) for part in text.split(",") if part)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+def build_parser(prog: str = "python -m core") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (*STAGES, "sweep"):
         stage = sub.add_parser(command, help=f"run {command}")
@@ -86,8 +87,8 @@ def _add_probe_parser(sub) -> None:
     probe.add_argument("--out", type=Path, default=None, help="folder for probes.md/.csv (default: a new folder under runs/)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m core") -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         if args.command == "evaluate":
             return _evaluate(args)
@@ -216,6 +217,11 @@ def _probe(args) -> int:
     print(report.to_markdown())
     print(f"written to {markdown} and {csv}")
     return 0
+
+
+def run_geocsp() -> int:
+    """The ``geocsp`` console script: :func:`main` under its installed name."""
+    return main(prog="geocsp")
 
 
 if __name__ == "__main__":

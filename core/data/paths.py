@@ -8,7 +8,15 @@ from pathlib import Path
 
 from core.data.errors import DatasetError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def _project_root() -> Path:
+    """The source checkout holding this package, or the working directory when it is installed (site-packages)."""
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
+
+
+#: Where ``data/``, ``runs/`` and the app's assets live by default.
+PROJECT_ROOT = _project_root()
 #: The longest path (PATH_MAX, with its terminating NUL) and file name (NAME_MAX) Linux accepts, in bytes.
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
