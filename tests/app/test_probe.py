@@ -55,7 +55,7 @@ def test_bad_upload_and_bad_embedding_show_clear_errors():
     at = open_page()
     at.file_uploader(key="probe_upload").set_value(("bad.csv", b"lon,value\n1,2\n", "text/csv"))
     ok(at.run())
-    assert "missing a latitude column" in at.error[0].value
+    assert "the header lacks column(s) lat (or latitude)" in at.error[0].value
     at.file_uploader(key="probe_upload").set_value(("few.csv", b"lon,lat,target\n1,2,3\n2,3,4\n", "text/csv"))
     ok(at.run())
     assert "a probe needs at least 50" in at.error[0].value
