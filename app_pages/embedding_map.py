@@ -5,7 +5,8 @@ import streamlit as st
 from core import embedding_map as em
 from core.data.base import GeoImageDataset
 from core.location import ENCODINGS, geoclip_status
-from geovis import app_state, maps, region_picker
+from core.train.records import default_run_index
+from geovis import app_state, maps, predictor_state, region_picker
 from geovis import embedding_layers as layers
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
@@ -30,9 +31,14 @@ if source == "run":
     if not runs:
         encoder_column.info("No trained run yet: pre-train or fine-tune one on the Pre-train page.")
         st.stop()
-    run = encoder_column.selectbox("Run", runs, format_func=lambda r: f"{r.name} · {r.stage}")
+    run = encoder_column.selectbox(
+        "Run", runs, index=default_run_index(runs, prefer_stage="pretrain"), format_func=lambda r: f"{r.name} · {r.stage}",
+        help="Pre-training and fine-tuning runs; the last pre-training run finished is chosen first",
+    )
     choice = em.EncoderChoice("run", str(run.run_dir))
 elif source == "untrained":
+    if not runs:
+        st.info(f"{predictor_state.no_model_message()}. Meanwhile, this map shows an untrained encoder.")
     names = list(ENCODINGS)
     encoding = encoder_column.selectbox("Encoding", names, index=names.index("theory"), help="built with default params")
     seed = int(encoder_column.number_input("Seed", min_value=0, value=0, step=1))

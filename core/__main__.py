@@ -1,4 +1,4 @@
-"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate``.
+"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate|starter``.
 
 Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
 training commands run data-parallel (DDP).
@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     geolocate.add_argument("--limit", type=int, default=None, help="evaluate a seeded random subset of this many images")
     geolocate.add_argument("--seed", type=int, default=0)
     geolocate.add_argument("--out", type=Path, default=None, help="folder for geolocation-<split>.md/.csv (default: the run folder)")
+    starter = sub.add_parser("starter", help="build (or check) the starter runs the app uses on first open (core.starter)")
+    starter.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value of every starter run")
+    starter.add_argument("--runs", type=Path, default=None, help="runs folder (default: runs/ or GEOCSP_RUNS)")
     return parser
 
 
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "geolocate":
             return _geolocate(args)
+        if args.command == "starter":
+            return _starter(args)
         from core.train.config import load_config
 
         config = load_config(args.config, args.overrides)
@@ -121,6 +126,31 @@ def _sweep(config, args) -> int:
         label_budget_sweep(config, plan, out, progress=progress)
     print((out / "sweep.md").read_text())
     print(f"written to {out}")
+    return 0
+
+
+def _starter(args) -> int:
+    from core.starter import build_starters
+
+    bars: dict[str, tqdm] = {}
+    verbs = {"skip": "up to date, skipped", "resume": "resuming from its last checkpoint", "train": "training"}
+
+    def on_stage(run, action) -> None:
+        tqdm.write(f"{run.spec.name}: {verbs[action]} ({run.run_dir})")
+        if action != "skip":
+            bars[run.spec.name] = tqdm(total=run.config.epochs, desc=run.spec.name, unit="epoch")
+
+    def on_epoch(run, info) -> None:
+        bar = bars[run.spec.name]
+        bar.update(info.epoch - bar.n)
+        bar.set_postfix({k: f"{v:.4f}" for k, v in info.metrics.items()})
+
+    try:
+        build_starters(args.runs, args.overrides, on_stage=on_stage, on_epoch=on_epoch)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print("starter runs ready: Predict, Compare and the Embedding map use them by default")
     return 0
 
 
