@@ -132,23 +132,25 @@ def _sweep(config, args) -> int:
 def _starter(args) -> int:
     from core.starter import build_starters
 
-    bars: dict[str, tqdm] = {}
+    bars: list[tqdm] = []
     verbs = {"skip": "up to date, skipped", "resume": "resuming from its last checkpoint", "train": "training"}
 
     def on_stage(run, action) -> None:
-        tqdm.write(f"{run.spec.name}: {verbs[action]} ({run.run_dir})")
+        for bar in bars:
+            bar.close()
+        bars.clear()
+        print(f"{run.spec.name}: {verbs[action]} ({run.run_dir})", flush=True)
         if action != "skip":
-            bars[run.spec.name] = tqdm(total=run.config.epochs, desc=run.spec.name, unit="epoch")
+            bars.append(tqdm(total=run.config.epochs, desc=run.spec.name, unit="epoch"))
 
     def on_epoch(run, info) -> None:
-        bar = bars[run.spec.name]
-        bar.update(info.epoch - bar.n)
-        bar.set_postfix({k: f"{v:.4f}" for k, v in info.metrics.items()})
+        bars[0].update(info.epoch - bars[0].n)
+        bars[0].set_postfix({k: f"{v:.4f}" for k, v in info.metrics.items()})
 
     try:
         build_starters(args.runs, args.overrides, on_stage=on_stage, on_epoch=on_epoch)
     finally:
-        for bar in bars.values():
+        for bar in bars:
             bar.close()
     print("starter runs ready: Predict, Compare and the Embedding map use them by default")
     return 0
