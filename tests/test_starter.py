@@ -4,6 +4,7 @@ kill, retrained when their config changes; on tiny real data (a small default da
 import pytest
 import yaml
 
+from core.__main__ import main
 from core.starter import STARTER_STAGES, build_starters, starter_plan
 from core.train import runner
 from core.train.records import read_run
@@ -106,3 +107,18 @@ def test_the_plan_is_the_library_defaults_plus_the_starter_budget():
     pretrain = plan[0].config.to_dict()
     assert {k: v for k, v in pretrain.items() if k != "epochs"} == {k: v for k, v in defaults.items() if k != "epochs"}
     assert plan[1].config.location == plan[0].config.location, "fine-tuning can start from the pre-trained encoder"
+
+
+def test_the_command_line_builds_then_skips_and_refuses_a_bad_setting_with_a_message(tmp_path, tiny_data, capsys):
+    tiny = [arg for value in TINY_SET for arg in ("--set", value)]
+    assert main(["starter", "--runs", str(tmp_path), *tiny]) == 0
+    first = capsys.readouterr()
+    assert all(f"{name}: training" in first.out for name in NAMES) and "starter runs ready" in first.out
+    assert "starter-pretrain: 100%" in first.err, "a progress bar per run"
+
+    assert main(["starter", "--runs", str(tmp_path), *tiny]) == 0
+    second = capsys.readouterr().out
+    assert all(f"{name}: up to date, skipped" in second for name in NAMES)
+
+    assert main(["starter", "--runs", str(tmp_path / "other"), "--set", "optim.lr=-1"]) == 2
+    assert "optim.lr" in capsys.readouterr().err and not (tmp_path / "other").exists()
