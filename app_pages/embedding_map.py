@@ -5,8 +5,9 @@ import streamlit as st
 from core import embedding_map as em
 from core.data.base import GeoImageDataset
 from core.location import ENCODINGS, geoclip_status
+from core.starter import BUILD_COMMAND
 from core.train.records import default_run_index
-from geovis import app_state, maps, predictor_state, region_picker
+from geovis import app_state, maps, region_picker
 from geovis import embedding_layers as layers
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
@@ -38,7 +39,10 @@ if source == "run":
     choice = em.EncoderChoice("run", str(run.run_dir))
 elif source == "untrained":
     if not runs:
-        st.info(f"{predictor_state.no_model_message()}. Meanwhile, this map shows an untrained encoder.")
+        encoder_column.caption(
+            f"No trained run yet: `make app` builds the starter models (or run `{BUILD_COMMAND}` and reload), "
+            "or train one on the Pre-train page."
+        )
     names = list(ENCODINGS)
     encoding = encoder_column.selectbox("Encoding", names, index=names.index("theory"), help="built with default params")
     seed = int(encoder_column.number_input("Seed", min_value=0, value=0, step=1))

@@ -40,7 +40,9 @@ npm ci --no-audit --no-fund --loglevel=error
 .venv/bin/python -m core.data build-default
 if [ "$features" = 1 ]; then
   .venv/bin/python -m core.image extract --encoder efficientnet_lite0_64px
-  .venv/bin/python -m core starter
+  # The app's starter models (a few minutes the first time; then checked in seconds). Not fatal: the app
+  # also runs without them and says how to build them.
+  .venv/bin/python -m core starter || echo "setup: the starter models were not built (see above); retry with: .venv/bin/python -m core starter" >&2
 fi
 if [ "$dev" = 1 ]; then
   # The fast small-CNN features the app and CLI tests train on (seconds; cached).

@@ -72,4 +72,4 @@ def test_without_runs_each_page_names_the_command_that_builds_the_starters(tmp_p
         assert any(BUILD_COMMAND in info.value for info in at.info) and not at.error, page
     at = open_embedding_map()
     assert by_label(at.radio, "Encoder source").value == "untrained"
-    assert any(BUILD_COMMAND in info.value for info in at.info) and not at.error
+    assert any(BUILD_COMMAND in caption.value for caption in at.caption) and not at.error
