@@ -5,13 +5,12 @@ the starters."""
 import os
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from core.starter import BUILD_COMMAND, build_starters
 from geovis import embedding_layers as layers
 from tests.app.apptest import APP, ok, open_page
 from tests.test_starter import TINY_SET
-
-from streamlit.testing.v1 import AppTest
 
 
 @pytest.fixture
