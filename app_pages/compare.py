@@ -24,7 +24,7 @@ st.markdown(
 
 runs = predictor_state.pick_runs("compare", with_image=False)
 if runs is None:
-    st.info("No trained location model yet: train one on the **Pre-train** page, or start the quick pipeline on **Predict**.")
+    st.info(f"{predictor_state.no_model_message()}, or start the quick pipeline on **Predict**.")
     st.stop()
 location_run = runs[0]
 predictor = predictor_state.load_predictor(location_run, None)

@@ -6,6 +6,8 @@ from core import embedding_map as em
 from core.data.base import GeoImageDataset
 from core.gis.tables import embedding_layer
 from core.location import ENCODINGS, geoclip_status
+from core.starter import BUILD_COMMAND
+from core.train.records import default_run_index
 from geovis import app_state, gis_widgets, maps, region_picker
 from geovis import embedding_layers as layers
 from geovis.assets import MissingAssetsError
@@ -31,9 +33,17 @@ if source == "run":
     if not runs:
         encoder_column.info("No trained run yet: pre-train or fine-tune one on the Pre-train page.")
         st.stop()
-    run = encoder_column.selectbox("Run", runs, format_func=lambda r: f"{r.name} · {r.stage}")
+    run = encoder_column.selectbox(
+        "Run", runs, index=default_run_index(runs, prefer_stage="pretrain"), format_func=lambda r: f"{r.name} · {r.stage}",
+        help="Pre-training and fine-tuning runs; the last pre-training run finished is chosen first",
+    )
     choice = em.EncoderChoice("run", str(run.run_dir))
 elif source == "untrained":
+    if not runs:
+        encoder_column.caption(
+            f"No trained run yet: `make app` builds the starter models (or run `{BUILD_COMMAND}` and reload), "
+            "or train one on the Pre-train page."
+        )
     names = list(ENCODINGS)
     encoding = encoder_column.selectbox("Encoding", names, index=names.index("theory"), help="built with default params")
     seed = int(encoder_column.number_input("Seed", min_value=0, value=0, step=1))

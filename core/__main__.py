@@ -1,4 +1,4 @@
-"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate|export|probe``
+"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate|export|probe|starter``
 (``geocsp ...`` once the package is installed).
 
 Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
@@ -63,6 +63,9 @@ def build_parser(prog: str = "python -m core") -> argparse.ArgumentParser:
     geolocate.add_argument("--out", type=Path, default=None, help="folder for geolocation-<split>.md/.csv (default: the run folder)")
     add_export_parser(sub)
     _add_probe_parser(sub)
+    starter = sub.add_parser("starter", help="build (or check) the starter runs the app uses on first open (core.starter)")
+    starter.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value of every starter run")
+    starter.add_argument("--runs", type=Path, default=None, help="runs folder (default: runs/ or GEOCSP_RUNS)")
     return parser
 
 
@@ -98,6 +101,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m core") -> int:
             return run_export(args)
         if args.command == "probe":
             return _probe(args)
+        if args.command == "starter":
+            return _starter(args)
         from core.train.config import load_config
 
         config = load_config(args.config, args.overrides)
@@ -150,6 +155,33 @@ def _sweep(config, args) -> int:
         label_budget_sweep(config, plan, out, progress=progress)
     print((out / "sweep.md").read_text())
     print(f"written to {out}")
+    return 0
+
+
+def _starter(args) -> int:
+    from core.starter import build_starters
+
+    bars: list[tqdm] = []
+    verbs = {"skip": "up to date, skipped", "resume": "resuming from its last checkpoint", "train": "training"}
+
+    def on_stage(run, action) -> None:
+        for bar in bars:
+            bar.close()
+        bars.clear()
+        print(f"{run.spec.name}: {verbs[action]} ({run.run_dir})", flush=True)
+        if action != "skip":
+            bars.append(tqdm(total=run.config.epochs, desc=run.spec.name, unit="epoch"))
+
+    def on_epoch(run, info) -> None:
+        bars[0].update(info.epoch - bars[0].n)
+        bars[0].set_postfix({k: f"{v:.4f}" for k, v in info.metrics.items()})
+
+    try:
+        build_starters(args.runs, args.overrides, on_stage=on_stage, on_epoch=on_epoch)
+    finally:
+        for bar in bars:
+            bar.close()
+    print("starter runs ready: Predict, Compare and the Embedding map use them by default")
     return 0
 
 

@@ -23,7 +23,8 @@ from core.predict import (
     read_photo, usable_runs,
 )
 from core.train import jobs
-from core.train.records import RunRecord, runs_root
+from core.starter import BUILD_COMMAND
+from core.train.records import RunRecord, default_run_index, runs_root
 from geovis import app_state, prediction
 from geovis.markdown_text import escape_markdown
 
@@ -55,15 +56,15 @@ def pick_runs(key: str, with_image: bool) -> tuple[RunRecord, RunRecord | None] 
         return None
     columns = st.columns(2)
     location = columns[0].selectbox(
-        "Location model P(y | x)", location_runs, format_func=_run_label, key=f"{key}_location_run",
-        help="Fine-tuned location classifiers (stage finetune), newest first",
+        "Location model P(y | x)", location_runs, index=default_run_index(location_runs), format_func=_run_label,
+        key=f"{key}_location_run", help="Fine-tuned location classifiers (stage finetune); the last one finished is chosen first",
     )
     if not with_image:
         return location, None
     dataset = location.config.get("data", {}).get("dataset")
     image_runs = [r for r in usable_runs(IMAGE_STAGE) if r.config.get("data", {}).get("dataset") == dataset]
     image = columns[1].selectbox(
-        "Image model P(y | I)", [None, *image_runs], index=1 if image_runs else 0, key=f"{key}_image_run",
+        "Image model P(y | I)", [None, *image_runs], index=1 + default_run_index(image_runs) if image_runs else 0, key=f"{key}_image_run",
         format_func=lambda r: "none (location only)" if r is None else _run_label(r),
         help="Image classifiers trained on the same dataset as the location model",
     )
@@ -183,12 +184,20 @@ def session_owner() -> str:
     return st.session_state.setdefault("geocsp_owner", uuid.uuid4().hex)
 
 
+def no_model_message() -> str:
+    """What a model page says when the runs folder holds no trained location model: how to get one."""
+    return (
+        f"No trained location model yet (runs folder `{runs_root()}`). `make app` builds the starter models; "
+        f"to build them without restarting the app, run `{BUILD_COMMAND}` in a terminal and reload this page. "
+        "Or train your own on the **Pre-train** page"
+    )
+
+
 def offer_quick_pipeline() -> None:
     """Say that no location model exists yet and offer to train a quick default pipeline, then follow it."""
     st.info(
-        f"No trained location model yet (runs folder `{runs_root()}`). Train one on the **Pre-train** page, "
-        "or start a quick default pipeline here: CSP pre-training, fine-tuning into P(y | x) and an image "
-        "classifier P(y | I) on the active dataset, queued in the background (a few minutes)."
+        f"{no_model_message()}, or start a quick default pipeline here: CSP pre-training, fine-tuning into "
+        "P(y | x) and an image classifier P(y | I) on the active dataset, queued in the background (a few minutes)."
     )
     pipeline: QuickPipeline | None = st.session_state.get(PIPELINE)
     busy = pipeline is not None and pipeline.active

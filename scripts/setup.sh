@@ -3,7 +3,8 @@
 # browser assets from npm (served locally), the embedded default dataset.
 # Usage: scripts/setup.sh [--dev] [--features]
 #   --dev       adds test tools and Debian's chromium for browser tests
-#   --features  also extracts the default dataset's EfficientNet-Lite0 features (what the app trains on)
+#   --features  also extracts the default dataset's EfficientNet-Lite0 features (what the app trains on) and
+#               builds the starter models the app predicts with on first open (core/starter.py; cached, resumable)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,9 @@ npm ci --no-audit --no-fund --loglevel=error
 .venv/bin/python -m core.data build-default
 if [ "$features" = 1 ]; then
   .venv/bin/python -m core.image extract --encoder efficientnet_lite0_64px
+  # The app's starter models (a few minutes the first time; then checked in seconds). Not fatal: the app
+  # also runs without them and says how to build them.
+  .venv/bin/python -m core starter || echo "setup: the starter models were not built (see above); retry with: .venv/bin/python -m core starter" >&2
 fi
 if [ "$dev" = 1 ]; then
   # The fast small-CNN features the app and CLI tests train on (seconds; cached).

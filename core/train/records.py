@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,14 @@ class RunRecord:
     def has_checkpoint(self) -> bool:
         return (self.run_dir / "checkpoints" / BEST).is_dir()
 
+    @property
+    def finished_at(self) -> float:
+        """When the run finished: the modification time of its metrics.json (0 when it cannot be read)."""
+        try:
+            return (self.run_dir / "metrics.json").stat().st_mtime
+        except OSError:
+            return 0.0
+
 
 def read_run(run_dir: Path) -> RunRecord | None:
     """The finished run in ``run_dir``, or None while it has no readable metrics.json."""
@@ -82,6 +90,14 @@ def list_runs(root: Path | None = None) -> list[RunRecord]:
         return []
     records = (read_run(path) for path in root.iterdir() if path.is_dir())
     return sorted((r for r in records if r is not None), key=lambda r: r.name, reverse=True)
+
+
+def default_run_index(records: Sequence[RunRecord], prefer_stage: str | None = None) -> int:
+    """The position in ``records`` of the run a page offers by default: the one finished last, among those of
+    ``prefer_stage`` when there are any. Right after setup that is a starter run (:mod:`core.starter`); a run the
+    user trains later becomes the default. 0 for an empty list."""
+    preferred = [i for i, r in enumerate(records) if r.stage == prefer_stage] or range(len(records))
+    return max(preferred, key=lambda i: records[i].finished_at, default=0)
 
 
 def list_sweeps(root: Path | None = None) -> list[Path]:
