@@ -3,9 +3,10 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
+from core.gis.tables import probe_residuals_layer
 from core.probes import EMBEDDED_TASKS, EmbeddingError, ProbeTaskError, parse_embedding, read_task_csv, run_probes
 from core.probes.tasks import KINDS
-from geovis import app_state, maps
+from geovis import app_state, gis_widgets, maps
 from geovis import probe_view as view
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
@@ -91,3 +92,7 @@ except MissingAssetsError as error:
     st.error(f"The map could not be drawn: {escape_markdown(error)}")
 else:
     st_folium(folium_map, key=view.MAP_KEY, height=480, use_container_width=True, returned_objects=[])
+st.caption("Download the task's points with the target and every embedding's out-of-fold prediction and residual:")
+gis_widgets.download_buttons(
+    lambda: probe_residuals_layer(report, task), f"probe_residuals_{task}", "probe_residuals", len(report.tasks[task])
+)

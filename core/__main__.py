@@ -88,6 +88,11 @@ def _add_probe_parser(sub) -> None:
     probe.add_argument("--target-column", default=None, help="target column of CSV tasks (default: 'target' or the only other column)")
     probe.add_argument("--no-knn", action="store_true", help="skip the k-nearest-neighbour reference")
     probe.add_argument("--out", type=Path, default=None, help="folder for probes.md/.csv (default: a new folder under runs/)")
+    probe.add_argument(
+        "--residuals", choices=("gpkg", "parquet", "geojson", "none"), default="gpkg",
+        help="also write each task's points with every embedding's out-of-fold prediction and residual, "
+        "as residuals-<task>.<format> (EPSG:4326) beside the table",
+    )
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m core") -> int:
@@ -246,8 +251,15 @@ def _probe(args) -> int:
             knn=not args.no_knn, progress=progress,
         )
     markdown, csv = report.write(args.out or new_run_dir("probes"))
+    written = [markdown, csv]
+    if args.residuals != "none":
+        from core.gis.export import write_layer
+        from core.gis.tables import probe_residuals_layer
+
+        for task in report.tasks:
+            written.append(write_layer(probe_residuals_layer(report, task), markdown.parent / f"residuals-{task}.{args.residuals}"))
     print(report.to_markdown())
-    print(f"written to {markdown} and {csv}")
+    print(f"written to {', '.join(map(str, written))}")
     return 0
 
 

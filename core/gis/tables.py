@@ -5,13 +5,16 @@
   (:func:`embedded_places_layer`: the same for points);
 - :func:`class_probability_layer` / :func:`predicted_class_layer`: P(class | x) per cell for a class set, with
   the argmax and entropy (:func:`class_probability_columns` gives the same columns for points);
-- :func:`heatmap_layer`: a geolocation's P(x | I) per cell, with the probability per km².
-Anything else per place or per cell (probe residuals, say) goes through :func:`core.gis.export.points_layer`
-or :func:`core.gis.export.hexagon_layer` directly.
+- :func:`heatmap_layer`: a geolocation's P(x | I) per cell, with the probability per km²;
+- :func:`probe_residuals_layer`: a probe task's points with the target and each embedding's out-of-fold
+  prediction and residual.
+Anything else per place or per cell goes through :func:`core.gis.export.points_layer` or
+:func:`core.gis.export.hexagon_layer` directly.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:  # torch stays unimported for pages that only export samples (
     import torch
 
     from core.geolocate import Geolocation
+    from core.probes.report import ProbeReport
 
 VectorColumns = Literal["none", "columns", "list"]
 
@@ -141,3 +145,23 @@ def heatmap_layer(result: Geolocation) -> gpd.GeoDataFrame:
             "resolution": np.array([h3.get_resolution(cell) for cell in cells.tolist()]),
         },
     )
+
+
+def _column_name(label: str) -> str:
+    """An embedding label (``run:runs/x:concat``) as a column name every GIS format accepts."""
+    return re.sub(r"[^0-9A-Za-z]+", "_", label).strip("_").lower()
+
+
+def probe_residuals_layer(report: ProbeReport, task: str) -> gpd.GeoDataFrame:
+    """The points of probe ``task``: its ``target`` and, per embedding, the out-of-fold prediction
+    (``pred_<embedding>``) and residual (``resid_<embedding>``: prediction − target, or 1 where a class is wrong).
+    Classes are written by name."""
+    probe_task = report.tasks[task]
+    names = np.asarray(probe_task.class_names, dtype=object)
+    readable = (lambda values: names[values]) if probe_task.kind == "classification" else (lambda values: values)
+    columns: dict[str, ArrayLike] = {"target": readable(probe_task.target)}
+    for result in (r for r in report.results if r.task == task):
+        name = _column_name(result.embedding)
+        columns[f"pred_{name}"] = readable(result.oof)
+        columns[f"resid_{name}"] = result.residuals(probe_task)
+    return points_layer(probe_task.lonlat, columns)

@@ -44,7 +44,8 @@ def test_probes_run_and_show_the_table_charts_and_residual_map():
     assert list(table.index) == ["xyz", "encoding:spherical_harmonics:degree=10", "knn (xyz)"]
     assert len(at.get("plotly_chart")) == 2, "one bar chart per task"
     assert len(at.get("component_instance")) == 1, "the residual map is drawn"
-    assert "red too high" in at.caption[-1].value
+    assert any("red too high" in caption.value for caption in at.caption)
+    assert len(at.get("download_button")) == 2 + 3, "the table (Markdown, CSV) and the residuals (GeoPackage, GeoParquet, GeoJSON)"
 
     ok(at.selectbox(key="probe_map_task").set_value("sinlat.csv").run())
     ok(at.selectbox(key="probe_map_embedding").set_value("knn (xyz)").run())

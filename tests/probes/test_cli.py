@@ -1,5 +1,6 @@
 """``python -m core probe``: the table on stdout, probes.md/.csv written, clear errors."""
 
+import geopandas as gpd
 import numpy as np
 
 from core.__main__ import main
@@ -21,6 +22,11 @@ def test_probe_prints_and_writes_the_table(tmp_path, capsys):
     assert (tmp_path / "out" / "probes.md").read_text() in out
     lines = (tmp_path / "out" / "probes.csv").read_text().splitlines()
     assert lines[0].startswith("task,kind,embedding,method,dim,metric,mean,std,folds") and len(lines) == 1 + 3 * 2
+    residuals = gpd.read_file(tmp_path / "out" / "residuals-sinlat.gpkg")
+    assert residuals.crs.to_epsg() == 4326 and len(residuals) == 300 and residuals.geometry.is_valid.all()
+    assert {"target", "pred_xyz", "resid_xyz", "pred_lonlat", "resid_lonlat", "pred_knn_xyz", "resid_knn_xyz"} <= set(residuals.columns)
+    np.testing.assert_allclose(residuals["resid_xyz"], residuals["pred_xyz"] - residuals["target"], atol=1e-9)
+    np.testing.assert_allclose(residuals["target"], np.sin(np.radians(residuals.geometry.y)), atol=1e-5)
 
 
 def test_probe_errors_are_one_line(tmp_path, capsys):
