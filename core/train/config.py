@@ -129,15 +129,22 @@ class RunConfig:
         return cls.from_dict(yaml.safe_load(text) or {})
 
 
+#: Overrides under this prefix are loader options, taken as typed (text, like ``extract --option``):
+#: a folder named ``2018`` stays ``"2018"``, not the number YAML would make of it.
+TEXT_OVERRIDES = "data.dataset_options."
+
+
 def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunConfig:
-    """Read a YAML config (or start from defaults) and apply ``key.sub=value`` overrides."""
+    """Read a YAML config (or start from defaults) and apply ``key.sub=value`` overrides (YAML values,
+    except loader options under :data:`TEXT_OVERRIDES`, which are text)."""
     values = yaml.safe_load(Path(path).read_text()) if path else {}
     values = values or {}
     for override in overrides:
         key, sep, raw = override.partition("=")
         if not sep:
             raise ConfigError(f"override {override!r} is not of the form key=value")
-        _set_dotted(values, key.strip(), yaml.safe_load(raw))
+        key = key.strip()
+        _set_dotted(values, key, raw if key.startswith(TEXT_OVERRIDES) else yaml.safe_load(raw))
     return RunConfig.from_dict(values)
 
 
@@ -181,6 +188,10 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         expected = Mapping
     if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
         raise ConfigError(f"{key}: expected {getattr(expected, '__name__', expected)}, got {value!r}")
+    if expected is Mapping and typing.get_args(hint) == (str, str):
+        for name, item in value.items():
+            if not isinstance(item, str):
+                raise ConfigError(f"{key}.{name}: expected text, got {item!r} (quote it in YAML: '{item}')")
     return value
 
 
