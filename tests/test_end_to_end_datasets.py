@@ -59,6 +59,8 @@ PLACES = [
 #: The place a Browse click checks, and its class.
 CLICKED = PLACES[2]
 INAT_NAMES = {1: "airport", 2: "zoo", 3: "wind_farm"}
+#: How far the photos' camera clocks (local time) are ahead of their GPS (UTC) time.
+LOCAL_CLOCK = timedelta(hours=9)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,12 @@ class Layout:
     options: dict[str, str] = field(default_factory=dict)
     bad_image: str = ""  # the truncated file, as the dataset names it
     skipped_by: str = "extraction"  # or "load": the loader leaves it out (and lists it in problems)
+    timed: bool = True  # the layout records when each image was taken (in UTC)
+    spaced_classes: bool = False  # class folders spell spaces as _ (GeoImageNet): shown with spaces
+
+    def class_name(self, name: str) -> str:
+        """How the app shows the class :data:`PLACES` calls ``name``."""
+        return name.replace("_", " ") if self.spaced_classes else name
 
     @property
     def spec(self) -> str:
@@ -129,14 +137,14 @@ def write_photo_folder(root: Path) -> None:
     """Geotagged JPEGs, class = sub-folder, camera local time plus GPS (UTC) time; one truncated."""
     for n, (lon, lat, c) in enumerate(PLACES):
         if n != 4:
-            write_file(root / "photos" / c / f"{n}.jpg", jpeg_with_gps_bytes(lat, lon, fix_time=_time(n), capture_time=_time(n)))
+            write_file(root / "photos" / c / f"{n}.jpg", jpeg_with_gps_bytes(lat, lon, fix_time=_time(n), capture_time=_time(n) + LOCAL_CLOCK))
     write_file(root / "photos/zoo/4.jpg", truncated_jpeg_bytes(gps=gps_ifd(PLACES[4][1], PLACES[4][0])))
 
 
 LAYOUTS = {
     "fmow": Layout("fmow", "fmow", write_fmow, {"ground_truth": "fmow-gt"}, "train/zoo/zoo_4/zoo_4_0_rgb.jpg"),
     "inat2018": Layout("inat2018", "inat", write_inat, {"split": "val"}, "train_val2018/Life/2/4.jpg"),
-    "geoimagenet": Layout("geoimagenet", "gin", write_geoimagenet_layout, {}, "imagenet_images/zoo/1004.jpg"),
+    "geoimagenet": Layout("geoimagenet", "gin", write_geoimagenet_layout, {}, "imagenet_images/zoo/1004.jpg", timed=False, spaced_classes=True),
     "geo_csv": Layout("geo_csv", "csv/photos.csv", write_tolerant_csv, {"on_bad_rows": "skip"}, "pics/zoo/4.jpg"),
     "photo_folder": Layout("photo_folder", "photos", write_photo_folder, {}, "zoo/4.jpg", skipped_by="load"),
 }
@@ -224,9 +232,12 @@ def test_a_real_layout_goes_through_extraction_pretraining_and_browse(layout: La
     ok(at.switch_page(BROWSE).run())
     assert shown(at) == located and metric(at, "Drawn as") == "markers"
     assert len(at.get("component_instance")) == 1, "the map is drawn"
-    assert sorted(by_label(at.multiselect, "Classes").options) == ["airport", "wind_farm", "zoo"]
+    assert sorted(by_label(at.multiselect, "Classes").options) == sorted({layout.class_name(c) for *_, c in PLACES})
+    assert bool(at.slider) == layout.timed, "a date filter where the images have times"
     click(at, lat=CLICKED[1], lng=CLICKED[0])
-    assert details(at)["Class"] == CLICKED[2]
+    shown_details = details(at)
+    assert shown_details["Class"] == layout.class_name(CLICKED[2])
+    assert shown_details.get("Timestamp") == (f"{_time(PLACES.index(CLICKED)):%Y-%m-%dT%H:%M:%S}+00:00" if layout.timed else None)
 
 
 def test_fmow_features_are_the_object_box_crops(user_env):
