@@ -75,6 +75,7 @@ class Layout:
     skipped_by: str = "extraction"  # or "load": the loader leaves it out (and lists it in problems)
     timed: bool = True  # the layout records when each image was taken (in UTC)
     spaced_classes: bool = False  # class folders spell spaces as _ (GeoImageNet): shown with spaces
+    crop_context: str = "fmow"  # context around object boxes, given to extraction and to training
 
     def class_name(self, name: str) -> str:
         """How the app shows the class :data:`PLACES` calls ``name``."""
@@ -142,7 +143,7 @@ def write_photo_folder(root: Path) -> None:
 
 
 LAYOUTS = {
-    "fmow": Layout("fmow", "fmow", write_fmow, {"ground_truth": "fmow-gt"}, "train/zoo/zoo_4/zoo_4_0_rgb.jpg"),
+    "fmow": Layout("fmow", "fmow", write_fmow, {"ground_truth": "fmow-gt"}, "train/zoo/zoo_4/zoo_4_0_rgb.jpg", crop_context="0.5"),
     "inat2018": Layout("inat2018", "inat", write_inat, {"split": "val"}, "train_val2018/Life/2/4.jpg"),
     "geoimagenet": Layout("geoimagenet", "gin", write_geoimagenet_layout, {}, "imagenet_images/zoo/1004.jpg", timed=False, spaced_classes=True),
     "geo_csv": Layout("geo_csv", "csv/photos.csv", write_tolerant_csv, {"on_bad_rows": "skip"}, "pics/zoo/4.jpg"),
@@ -194,11 +195,13 @@ def test_a_real_layout_goes_through_extraction_pretraining_and_browse(layout: La
 
     # 1. Extraction on the command line, as the README shows it.
     options = [f"--option={key}={value}" for key, value in layout.options.items()]
+    options.append(f"--crop-context={layout.crop_context}")
     printed = run_cli(user_env, "core.image", "extract", "--encoder", ENCODER, "--dataset", layout.spec, "--workers", "0", *options)
     extracted = cache_entries(user_env)
     assert len(extracted) == 1, extracted
     sidecar = json.loads((Path(user_env["GEOCSP_CACHE"]) / "features" / extracted.pop()).with_suffix(".json").read_text())
     assert sidecar["complete"] and sidecar["rows"] == len(dataset)
+    assert sidecar["identity"]["crop"] == CropOptions.parse(layout.crop_context).key()
     skipped = [bad["image"] for bad in sidecar["skipped"]]
     if layout.skipped_by == "extraction":
         assert skipped == [layout.bad_image]
@@ -208,7 +211,8 @@ def test_a_real_layout_goes_through_extraction_pretraining_and_browse(layout: La
 
     # 2. A tiny pre-training run on the same dataset reads those features (no second extraction).
     run_dir = tmp_path / "run"
-    overrides = [f"data.dataset={layout.spec}", f"data.image_encoder={ENCODER}", "epochs=1", "batch_size=4"]
+    overrides = [f"data.dataset={layout.spec}", f"data.image_encoder={ENCODER}", f"data.crop_context={layout.crop_context}"]
+    overrides += ["epochs=1", "batch_size=4"]
     overrides += [f"data.dataset_options.{key}={value}" for key, value in layout.options.items()]
     run_cli(user_env, "core", "pretrain", "--run-dir", str(run_dir), *[arg for o in overrides for arg in ("--set", o)])
     assert len(cache_entries(user_env)) == 1, "training extracted features again instead of reading the CLI's"

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from core.image.crops import FMOW_CONTEXT, CropOptions
 from core.location.config import LocationEncoderConfig
 from core.location.params import ConfigError
 
@@ -27,6 +28,19 @@ class DataConfig:
     dataset_options: dict[str, str] = field(default_factory=dict)  # the format's loader options (e.g. split)
     image_encoder: str = "efficientnet_lite0_64px"
     view: str = "bluemarble"
+    crop_context: str | float = FMOW_CONTEXT  # context around object boxes: "fmow" (the baseline's) or a multiplier
+    use_box: bool = True  # encode records' object boxes (fMoW); False: their centre square
+
+    def __post_init__(self) -> None:
+        try:
+            self.crop
+        except ValueError as error:
+            raise ConfigError(f"crop_context: {error}") from None
+
+    @property
+    def crop(self) -> CropOptions:
+        """How images with an object box are cut for their features (as ``extract --crop-context/--no-box``)."""
+        return CropOptions(self.use_box, self.crop_context)
 
     @property
     def dataset_key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -177,6 +191,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key + ".")
     origin = typing.get_origin(hint)
+    if origin is types.UnionType:
+        return _coerce_union(typing.get_args(hint), value, key)
     if origin is Literal:
         if value not in typing.get_args(hint):
             raise ConfigError(f"{key}: {value!r} is not one of {list(typing.get_args(hint))}")
@@ -192,6 +208,14 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         for name, item in value.items():
             if not isinstance(item, str):
                 raise ConfigError(f"{key}.{name}: expected text, got {item!r} (quote it in YAML: '{item}')")
+    return value
+
+
+def _coerce_union(choices: tuple[type, ...], value: Any, key: str) -> Any:
+    if float in choices and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) and bool not in choices or not isinstance(value, choices):
+        raise ConfigError(f"{key}: expected {' or '.join(choice.__name__ for choice in choices)}, got {value!r}")
     return value
 
 

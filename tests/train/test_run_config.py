@@ -31,6 +31,8 @@ def test_yaml_round_trip_keeps_everything():
         ({"batch_size": True}, "batch_size"),
         ({"location": {"encoding": "nope"}}, "encoding"),
         ({"finetune": {"label_ratio": 1.5}}, "finetune.label_ratio"),
+        ({"data": {"crop_context": "wide"}}, "data.crop_context"),
+        ({"data": {"crop_context": -1}}, "data.crop_context"),
     ],
 )
 def test_bad_config_names_the_key(values, key):
