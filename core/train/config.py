@@ -33,7 +33,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         try:
-            self.crop
+            CropOptions(self.use_box, self.crop_context)  # refuses a context that is neither "fmow" nor a number ≥ 0
         except ValueError as error:
             raise ConfigError(f"crop_context: {error}") from None
 
