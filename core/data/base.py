@@ -110,11 +110,15 @@ class GeoImageDataset:
         relative = self.records.at[index, "image"]
         return resolve_inside(self.root, str(relative))
 
-    def load_image(self, index: int) -> Image.Image:
-        """The record's image as an RGB PIL image (size- and bomb-checked)."""
-        from core.data.images import open_image_file
+    def load_image(self, index: int, min_side: int | None = None) -> Image.Image:
+        """The record's image as an RGB PIL image, checked with the limits of dataset files (a 52 MP
+        fMoW image is fine; the stricter caps are for uploads); a JPEG is decoded reduced (1/2 … 1/8)
+        where ``min_side`` pixels across its shorter side suffice. Raises :class:`core.data.images.ImageRejected`."""
+        from core.data.images import decode_region, probe_dataset_file
 
-        return open_image_file(self.image_path(index))
+        path = self.image_path(index)
+        with probe_dataset_file(path) as image:
+            return decode_region(image, (0, 0, *image.size), min_side or max(image.size), name=str(path))
 
     def site_members(self, index: int) -> list[int]:
         """Indices of all records of the same site as ``index`` (itself included), in timestamp order."""

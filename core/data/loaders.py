@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +61,14 @@ DATASET_FORMATS: dict[str, DatasetFormat] = {
     ),
     "photo_folder": DatasetFormat(load_photo_folder, "folder of your own photos, located by their EXIF GPS"),
 }
+
+
+def option_argument(text: str) -> tuple[str, str]:
+    """A command line's loader option ``KEY=VALUE`` as ``(key, value)`` (for argparse's ``type=``)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
 
 
 def inside_data_root(path: str | Path) -> Path:

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from core.data.base import GeoImageDataset
+from core.data.images import ImageRejected
 from core.data.splits import choose_split, label_ranks
 from core.train.config import DataConfig
 
@@ -33,6 +34,7 @@ class SiteImages:
     class_names: tuple[str, ...]
     fingerprint: str
     split_method: str = "the dataset's own split"  # how the splits were made, in words (run cards, the app)
+    skipped_images: tuple[str, ...] = ()  # images that could not be decoded (left out)
 
     @property
     def n_sites(self) -> int:
@@ -88,14 +90,21 @@ def default_site_images(dataset, size: int) -> SiteImages:
 def dataset_site_images(dataset: GeoImageDataset, size: int, seed: int = 0) -> SiteImages:
     """Any loader's dataset (fMoW, photo folders, ...): records grouped by ``site_id`` (or one site each).
 
-    Records without a location are dropped; the site's location and label are its first record's.
-    A split (spatially blocked where the data allow, see :func:`core.data.splits.choose_split`) and
-    label ranks are computed over sites.
+    Records without a location, and those whose image cannot be decoded (listed in ``skipped_images``),
+    are dropped; images are decoded reduced to about ``size``. The site's location and label are its
+    first record's. A split (spatially blocked where the data allow, see
+    :func:`core.data.splits.choose_split`) and label ranks are computed over sites.
     """
-    records = dataset.records[dataset.has_location].copy()
+    decoded, skipped = {}, []
+    for index in np.flatnonzero(dataset.has_location):
+        try:
+            decoded[index] = np.asarray(dataset.load_image(index, min_side=size).resize((size, size), Image.Resampling.BILINEAR))
+        except ImageRejected:
+            skipped.append(str(dataset.records.at[index, "image"]))
+    records = dataset.records.loc[list(decoded)].copy()
     records["site"] = records["site_id"].where(records["site_id"].notna(), pd.Series(records.index.astype(str), index=records.index))
     records = records.sort_values(["site", "timestamp"], kind="stable")
-    images = np.stack([np.asarray(dataset.load_image(i).resize((size, size), Image.Resampling.BILINEAR)) for i in records.index])
+    images = np.stack([decoded[i] for i in records.index])
     codes, site_keys = pd.factorize(records["site"], sort=False)
     site_images = [torch.from_numpy(np.flatnonzero(codes == s)) for s in range(len(site_keys))]
     first = records.groupby(codes, sort=True).head(1)
@@ -113,6 +122,7 @@ def dataset_site_images(dataset: GeoImageDataset, size: int, seed: int = 0) -> S
         class_names=tuple(dataset.class_names),
         fingerprint=dataset.fingerprint(),
         split_method=chosen.method,
+        skipped_images=tuple(skipped),
     )
 
 

@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.data.loaders import option_argument
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -35,6 +37,9 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
     export.add_argument("kind", choices=KINDS)
     export.add_argument("--out", type=Path, required=True, help="output file: .gpkg, .parquet or .geojson")
     export.add_argument("--dataset", default="default", help="samples: 'default' or '<format>:<path under the data root>'")
+    export.add_argument(
+        "--option", action="append", type=option_argument, default=[], metavar="KEY=VALUE", help="samples: a loader option (e.g. split=val)"
+    )
     export.add_argument("--region", default=None, help="vector file of polygons (under the data root) to restrict to")
     export.add_argument("--run", type=Path, help="class-probs, zonal: a finetune run; heatmap: a CSP pretrain run")
     export.add_argument("--encoder", type=_encoder_choice, default=None, help="embedding: run:DIR, untrained:ENCODING[:SEED] or pretrained:geoclip")
@@ -83,7 +88,7 @@ def build_layer(args: argparse.Namespace) -> gpd.GeoDataFrame:
         from core.train.config import DataConfig
         from core.train.data import open_dataset
 
-        dataset = open_dataset(DataConfig(dataset=args.dataset))
+        dataset = open_dataset(DataConfig(dataset=args.dataset, dataset_options=dict(args.option)))
         located = dataset.has_location & (region.contains(dataset.lonlat) if region is not None else True)
         return tables.samples_layer(dataset, located.nonzero()[0])
     if args.kind == "embedding":

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from core.data.loaders import option_argument
 from core.data.sources import VIEW_SOURCES
 from core.image.crops import FMOW_CONTEXT, CropOptions
 from core.image.features import DEFAULT_BATCH_SIZE, available_threads, extract_features, extraction_record
@@ -22,13 +23,6 @@ from core.image.registry import list_image_encoders
 
 #: Skipped files listed one by one at most; the full list is in the cache entry's sidecar.
 LISTED_SKIPS = 20
-
-
-def _key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         "--dataset", default="default", help="'default' or '<format>:<path under the data root>', e.g. fmow:fmow-rgb"
     )
     extract.add_argument(
-        "--option", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="a loader option (e.g. split=val)"
+        "--option", action="append", type=option_argument, default=[], metavar="KEY=VALUE", help="a loader option (e.g. split=val)"
     )
     extract.add_argument("--view", default=None, choices=VIEW_SOURCES, help="which chips of the default dataset to encode")
     extract.add_argument(

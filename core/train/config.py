@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from core.image.crops import FMOW_CONTEXT, CropOptions
 from core.location.config import LocationEncoderConfig
 from core.location.params import ConfigError
 
@@ -27,6 +28,19 @@ class DataConfig:
     dataset_options: dict[str, str] = field(default_factory=dict)  # the format's loader options (e.g. split)
     image_encoder: str = "efficientnet_lite0_64px"
     view: str = "bluemarble"
+    crop_context: str | float = FMOW_CONTEXT  # context around object boxes: "fmow" (the baseline's) or a multiplier
+    use_box: bool = True  # encode records' object boxes (fMoW); False: their centre square
+
+    def __post_init__(self) -> None:
+        try:
+            CropOptions(self.use_box, self.crop_context)  # refuses a context that is neither "fmow" nor a number ≥ 0
+        except ValueError as error:
+            raise ConfigError(f"crop_context: {error}") from None
+
+    @property
+    def crop(self) -> CropOptions:
+        """How images with an object box are cut for their features (as ``extract --crop-context/--no-box``)."""
+        return CropOptions(self.use_box, self.crop_context)
 
     @property
     def dataset_key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -129,15 +143,22 @@ class RunConfig:
         return cls.from_dict(yaml.safe_load(text) or {})
 
 
+#: Overrides under this prefix are loader options, taken as typed (text, like ``extract --option``):
+#: a folder named ``2018`` stays ``"2018"``, not the number YAML would make of it.
+TEXT_OVERRIDES = "data.dataset_options."
+
+
 def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunConfig:
-    """Read a YAML config (or start from defaults) and apply ``key.sub=value`` overrides."""
+    """Read a YAML config (or start from defaults) and apply ``key.sub=value`` overrides (YAML values,
+    except loader options under :data:`TEXT_OVERRIDES`, which are text)."""
     values = yaml.safe_load(Path(path).read_text()) if path else {}
     values = values or {}
     for override in overrides:
         key, sep, raw = override.partition("=")
         if not sep:
             raise ConfigError(f"override {override!r} is not of the form key=value")
-        _set_dotted(values, key.strip(), yaml.safe_load(raw))
+        key = key.strip()
+        _set_dotted(values, key, raw if key.startswith(TEXT_OVERRIDES) else yaml.safe_load(raw))
     return RunConfig.from_dict(values)
 
 
@@ -170,6 +191,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key + ".")
     origin = typing.get_origin(hint)
+    if origin is types.UnionType:
+        return _coerce_union(typing.get_args(hint), value, key)
     if origin is Literal:
         if value not in typing.get_args(hint):
             raise ConfigError(f"{key}: {value!r} is not one of {list(typing.get_args(hint))}")
@@ -181,6 +204,18 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         expected = Mapping
     if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
         raise ConfigError(f"{key}: expected {getattr(expected, '__name__', expected)}, got {value!r}")
+    if expected is Mapping and typing.get_args(hint) == (str, str):
+        for name, item in value.items():
+            if not isinstance(item, str):
+                raise ConfigError(f"{key}.{name}: expected text, got {item!r} (quote it in YAML: '{item}')")
+    return value
+
+
+def _coerce_union(choices: tuple[type, ...], value: Any, key: str) -> Any:
+    if float in choices and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) and bool not in choices or not isinstance(value, choices):
+        raise ConfigError(f"{key}: expected {' or '.join(choice.__name__ for choice in choices)}, got {value!r}")
     return value
 
 

@@ -102,15 +102,16 @@ _CACHE_LOCK = threading.Lock()
 
 
 def load_feature_data(config: DataConfig, progress: Progress | None = None) -> FeatureData:
-    """Load a dataset by name and its (disk-cached) image features; reused across runs in one process."""
-    key = (config.dataset_key, config.image_encoder, config.view)
+    """Load a dataset by name and its (disk-cached) image features, images with an object box cut as
+    ``config.crop`` says; reused across runs in one process."""
+    key = (config.dataset_key, config.image_encoder, config.view, config.crop)
     with _CACHE_LOCK:
         if key not in _CACHE:
             from core.image.features import extract_features, extraction_record
 
             dataset = open_dataset(config)
             view = config.view if hasattr(dataset, "chips") else None
-            features = extract_features(dataset, config.image_encoder, progress=progress, view=view)
+            features = extract_features(dataset, config.image_encoder, progress=progress, view=view, crop=config.crop)
             skipped = [bad["row"] for bad in extraction_record(features)["skipped"]]
             _CACHE[key] = feature_data_from(dataset, features, f"{config.image_encoder}|{view}", exclude=skipped)
         return _CACHE[key]

@@ -205,12 +205,12 @@ def run_card(config: RunConfig, data: FeatureData, summary: RunSummary, metrics:
 
 
 def _skipped_note(data: FeatureData, listed: int = 10) -> str:
-    """The run card's note on images feature extraction could not decode (left out of the run)."""
+    """The run card's note on images that could not be decoded (left out of the run)."""
     if not data.skipped_images:
         return ""
     names = ", ".join(f"`{name}`" for name in data.skipped_images[:listed])
     more = f" and {len(data.skipped_images) - listed} more" if len(data.skipped_images) > listed else ""
-    return f"\n- {len(data.skipped_images)} image(s) skipped by feature extraction (undecodable, left out): {names}{more}"
+    return f"\n- {len(data.skipped_images)} image(s) skipped (undecodable, left out): {names}{more}"
 
 
 def _write_rows(path: Path, rows: list[dict]) -> None:

@@ -4,6 +4,7 @@ shared trainer, probes evaluate, and the trained backbone feeds CSP unchanged.""
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from core.data.fmow import load_fmow
 from core.geossl.encoder import MOCO_PREFIX
@@ -14,7 +15,7 @@ from core.image.features import extract_features
 from core.image.registry import get_image_encoder
 from core.train.config import RunConfig
 from core.train.runner import run
-from tests.data.fixtures import FMOW_SITES, write_fmow_tree
+from tests.data.fixtures import FMOW_SITES, truncated_jpeg_bytes, write_file, write_fmow_tree
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,22 @@ def test_fmow_positives_come_from_the_same_site_and_never_another(tmp_path):
     assert (queries[several] != keys[several]).all(), "temporal positives are other acquisitions"
     same_q, same_k = site_images.positive_pairs(sites, temporal=False, generator=torch.Generator().manual_seed(0))
     assert torch.equal(same_q, same_k), "without temporal positives both views start from one image"
+
+
+def test_fmow_sites_leave_out_an_undecodable_image_and_decode_a_52_megapixel_one(tmp_path):
+    # A truncated JPEG used to abort MoCo on the whole dataset, and a full-size fMoW image (over the
+    # uploads' 40 MP cap) was refused; now the first is left out and listed, the second decoded reduced.
+    write_fmow_tree(tmp_path)
+    write_file(tmp_path / "train/zoo/zoo_3/zoo_3_0_rgb.jpg", truncated_jpeg_bytes())
+    big = tmp_path / "train/airport/airport_7/airport_7_0_rgb.jpg"
+    Image.new("RGB", (8200, 6312), (30, 60, 90)).save(big, quality=50)
+    dataset = load_fmow(tmp_path, "train")
+    site_images = dataset_site_images(dataset, 16)
+    assert site_images.skipped_images == ("train/zoo/zoo_3/zoo_3_0_rgb.jpg",)
+    assert site_images.n_sites == len(FMOW_SITES) - 1, "the zoo site had only that image"
+    assert len(site_images.images) == len(dataset) - 1
+    big_row = int(np.flatnonzero(dataset.records["image"] == "train/airport/airport_7/airport_7_0_rgb.jpg")[0])
+    assert min(dataset.load_image(big_row, min_side=16).size) < 6312 // 4, "decoded reduced"
 
 
 def test_default_dataset_sites_pair_aligned_views(sites):

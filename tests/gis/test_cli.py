@@ -11,6 +11,7 @@ from core.__main__ import main
 from core.data.paths import PROJECT_ROOT
 from core.hexgrid import cell_centers
 from core.train import runner
+from tests.data.fixtures import INAT_IMAGES, write_inat2018
 from tests.test_predict import tiny_runs  # noqa: F401 — a fixture
 
 EUROPE = box(-10.0, 35.0, 30.0, 60.0)
@@ -43,6 +44,17 @@ def test_an_empty_selection_is_not_written(data_root, tmp_path, capsys):
     out = tmp_path / "none.geojson"
     assert main(["export", "samples", "--region", "ocean.geojson", "--out", str(out)]) == 2
     assert "nothing to export to none.geojson" in capsys.readouterr().err and not out.exists()
+
+
+def test_samples_of_a_user_dataset_take_its_loader_options(data_root, tmp_path, capsys):
+    # `export samples --dataset` had no --option: a split other than the loader's default (or a
+    # ground-truth folder) could not be exported.
+    write_inat2018(data_root / "inat", "val", images=INAT_IMAGES[:2])
+    out = tmp_path / "val.geojson"
+    assert main(["export", "samples", "--dataset", "inat2018:inat", "--option", "split=val", "--out", str(out)]) == 0
+    assert len(gpd.read_file(out)) == 1, "the val split's one located image"
+    assert main(["export", "samples", "--dataset", "inat2018:inat", "--out", str(out)]) == 2
+    assert "train2018.json: file not found" in capsys.readouterr().err
 
 
 def test_embedding_of_a_region_with_vectors(data_root, tmp_path):

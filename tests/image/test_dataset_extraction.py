@@ -215,7 +215,7 @@ def test_training_data_leaves_out_the_skipped_images(data_root: Path, tmp_path: 
     assert data.skipped_images == ("broken.jpg",)
     from core.train.runner import _skipped_note
 
-    assert _skipped_note(data) == "\n- 1 image(s) skipped by feature extraction (undecodable, left out): `broken.jpg`"
+    assert _skipped_note(data) == "\n- 1 image(s) skipped (undecodable, left out): `broken.jpg`"
 
 
 def _png_header_only(path: Path, width: int, height: int) -> None:

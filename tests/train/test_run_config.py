@@ -31,6 +31,8 @@ def test_yaml_round_trip_keeps_everything():
         ({"batch_size": True}, "batch_size"),
         ({"location": {"encoding": "nope"}}, "encoding"),
         ({"finetune": {"label_ratio": 1.5}}, "finetune.label_ratio"),
+        ({"data": {"crop_context": "wide"}}, "data.crop_context"),
+        ({"data": {"crop_context": -1}}, "data.crop_context"),
     ],
 )
 def test_bad_config_names_the_key(values, key):
@@ -62,3 +64,14 @@ def test_a_user_dataset_is_opened_with_its_loader_options_and_unknown_options_ar
         open_dataset(DataConfig(dataset="fmow:fmow", dataset_options={"colour": "red"}))
     with pytest.raises(ValueError, match="default dataset takes no options"):
         open_dataset(DataConfig(dataset_options={"split": "val"}))
+
+
+def test_loader_options_are_text_even_when_they_look_like_numbers(tmp_path):
+    # `--set data.dataset_options.ground_truth=2018` (a folder named 2018) reached the loader as the
+    # number 2018 and crashed it with a TypeError traceback.
+    config = load_config(None, ["data.dataset=fmow:fmow", "data.dataset_options.ground_truth=2018", "epochs=2"])
+    assert config.data.dataset_options == {"ground_truth": "2018"} and config.epochs == 2
+    path = tmp_path / "run.yaml"
+    path.write_text("data:\n  dataset: fmow:fmow\n  dataset_options:\n    ground_truth: 2018\n")
+    with pytest.raises(ConfigError, match=r"data\.dataset_options\.ground_truth: expected text, got 2018"):
+        load_config(path)
