@@ -116,7 +116,7 @@ def test_overview_map_renders_offline(app_url):
     assert any("/app/static/vendor/basemap/bluemarble_mercator.jpg" in url for url in requests)
 
 
-APP_NAVIGATION = ["Overview", "Browse", "Pre-train", "Predict", "Compare", "Embedding map", "Probe"]
+APP_NAVIGATION = ["Overview", "Browse", "Pre-train", "Predict", "Compare", "Embedding map", "Encoder inspector", "Probe"]
 
 
 def sidebar_navigation(page) -> list[str]:
