@@ -26,7 +26,8 @@ class DataConfig:
     dataset: str = "default"  # "default" = the embedded dataset, else "<format>:<path under the data root>"
     dataset_options: dict[str, str] = field(default_factory=dict)  # the format's loader options (e.g. split)
     image_encoder: str = "efficientnet_lite0_64px"
-    view: str = "bluemarble"
+    view: str = "bluemarble"  # a chip view of the default dataset, or "all": the three aligned views side by side
+    pretrain_pool: int = 0  # default dataset: land places drawn for an unlabelled pre-training pool (0: none)
 
     @property
     def dataset_key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -186,6 +187,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
 
 _RANGES = {
     "epochs": (1, 10_000),
+    "data.pretrain_pool": (0, 2_000_000),
     "batch_size": (2, 1 << 20),
     "patience": (1, 10_000),
     "optim.lr": (1e-8, 10.0),
