@@ -1,4 +1,4 @@
-"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate``.
+"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate|probe``.
 
 Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
 training commands run data-parallel (DDP).
@@ -59,7 +59,29 @@ def build_parser() -> argparse.ArgumentParser:
     geolocate.add_argument("--limit", type=int, default=None, help="evaluate a seeded random subset of this many images")
     geolocate.add_argument("--seed", type=int, default=0)
     geolocate.add_argument("--out", type=Path, default=None, help="folder for geolocation-<split>.md/.csv (default: the run folder)")
+    _add_probe_parser(sub)
     return parser
+
+
+def _add_probe_parser(sub) -> None:
+    from core.probes import DEFAULT_FOLDS, EMBEDDED_TASKS, RUN_LAYERS
+    from core.probes.tasks import DEFAULT_POINTS
+
+    probe = sub.add_parser(
+        "probe", help="linear probes of location embeddings on downstream tasks (spatially blocked CV)",
+        description="Embeddings: lonlat, xyz, geoclip, encoding:NAME[:k=v,...] (a bare positional encoding), "
+        f"untrained:NAME, run:PATH[:{'|'.join(RUN_LAYERS)}]. Tasks: {', '.join(EMBEDDED_TASKS)}, or a CSV of lon,lat,target.",
+    )
+    probe.add_argument("--embedding", action="append", default=[], help="an embedding to probe (repeat; default: baselines, GeoCLIP, newest pretrain run)")
+    probe.add_argument("--task", action="append", default=[], help="an embedded task or a CSV file (repeat; default: all embedded tasks)")
+    probe.add_argument("--points", type=int, default=DEFAULT_POINTS, help="points drawn for each embedded task")
+    probe.add_argument("--seed", type=int, default=0, help="seed of the embedded tasks' points and of the folds")
+    probe.add_argument("--folds", type=int, default=DEFAULT_FOLDS)
+    probe.add_argument("--block-resolution", type=int, default=None, help="H3 resolution of the CV blocks (default: from the point density)")
+    probe.add_argument("--kind", choices=("regression", "classification"), default=None, help="task kind of CSV tasks (default: inferred)")
+    probe.add_argument("--target-column", default=None, help="target column of CSV tasks (default: 'target' or the only other column)")
+    probe.add_argument("--no-knn", action="store_true", help="skip the k-nearest-neighbour reference")
+    probe.add_argument("--out", type=Path, default=None, help="folder for probes.md/.csv (default: a new folder under runs/)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "geolocate":
             return _geolocate(args)
+        if args.command == "probe":
+            return _probe(args)
         from core.train.config import load_config
 
         config = load_config(args.config, args.overrides)
@@ -161,6 +185,30 @@ def _geolocate(args) -> int:
             geolocator, args.split, grid, args.tau, args.prior, not args.no_gallery, args.limit, args.seed, progress=progress
         )
     markdown, csv = report.write(args.out or args.run)
+    print(report.to_markdown())
+    print(f"written to {markdown} and {csv}")
+    return 0
+
+
+def _probe(args) -> int:
+    from core.probes import EMBEDDED_TASKS, default_embeddings, load_task, run_probes
+    from core.train.runner import new_run_dir
+
+    tasks = [
+        load_task(name, args.points, args.seed, args.kind, args.target_column) for name in (args.task or list(EMBEDDED_TASKS))
+    ]
+    embeddings = args.embedding or default_embeddings()
+    with tqdm(total=100, desc="probe", unit="%") as bar:
+
+        def progress(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message)
+            bar.update(round(100 * fraction) - bar.n)
+
+        report = run_probes(
+            embeddings, tasks, n_folds=args.folds, block_resolution=args.block_resolution, seed=args.seed,
+            knn=not args.no_knn, progress=progress,
+        )
+    markdown, csv = report.write(args.out or new_run_dir("probes"))
     print(report.to_markdown())
     print(f"written to {markdown} and {csv}")
     return 0

@@ -16,7 +16,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
-from core.coords import CoordinateError, LonLat, haversine_km, unit_vectors, validate_lonlat
+from core.coords import EARTH_RADIUS_KM, CoordinateError, LonLat, haversine_km, unit_vectors, validate_lonlat
 from core.data.sources import SOURCES
 
 
@@ -74,6 +74,17 @@ def nearest_places(lonlat: ArrayLike | LonLat) -> list[tuple[Place, float]]:
     places = [_place(row) for row in found.itertuples(index=False)]
     distances = haversine_km(points, found[["lon", "lat"]].to_numpy(dtype=np.float64))
     return list(zip(places, distances.tolist()))
+
+
+def count_places_within(lonlat: ArrayLike | LonLat, radius_km: float) -> np.ndarray:
+    """int64 ``[N]``: how many GeoNames places (1 000+ inhabitants) lie within ``radius_km`` of each (lon, lat) row."""
+    if not 0 < radius_km <= np.pi * EARTH_RADIUS_KM:
+        raise ValueError(f"radius_km must be in (0, {np.pi * EARTH_RADIUS_KM:.0f}], got {radius_km!r}")
+    points = validate_lonlat(lonlat=lonlat).astype(np.float64)
+    if not len(points):
+        return np.zeros(0, dtype=np.int64)
+    chord = 2.0 * np.sin(radius_km / (2.0 * EARTH_RADIUS_KM))
+    return np.asarray(_place_tree().query_ball_point(unit_vectors(points), chord, return_length=True), dtype=np.int64)
 
 
 def find_places(query: str, limit: int = 10) -> list[Place]:

@@ -52,3 +52,13 @@ def test_nearest_places_are_found_across_the_antimeridian_with_their_distance():
     assert nearest_places(np.zeros((0, 2))) == []
     with pytest.raises(CoordinateError, match="latitude 95"):
         nearest_places([[0.0, 95.0]])
+
+
+def test_count_places_within_grows_with_the_radius_and_is_zero_mid_ocean():
+    from core.places import count_places_within
+
+    paris_and_ocean = [[2.35, 48.86], [-140.0, -40.0]]
+    near, far = count_places_within(paris_and_ocean, 20.0), count_places_within(paris_and_ocean, 200.0)
+    assert near[0] > 10 and far[0] > near[0] and near[1] == far[1] == 0
+    with pytest.raises(ValueError, match="radius_km"):
+        count_places_within(paris_and_ocean, 0.0)

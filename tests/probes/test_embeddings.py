@@ -1,0 +1,50 @@
+"""Embeddings by name: parsing, baselines, bare encodings and the layers of an encoder."""
+
+import numpy as np
+import pytest
+import torch
+
+from core.location import build_location_encoder
+from core.probes import EmbeddingError, embed, parse_embedding
+from core.probes.embeddings import encode_layer
+
+POINTS = np.array([[2.35, 48.86], [-74.0, 40.7], [179.9, -89.0]])
+
+
+@pytest.mark.parametrize("text", ["lonlat", "xyz", "geoclip", "encoding:spherical_harmonics:degree=10", "untrained:theory", "run:runs/x:concat"])
+def test_labels_parse_back_to_the_same_spec(text):
+    spec = parse_embedding(text)
+    assert parse_embedding(spec.label if spec.kind != "run" else f"run:{spec.name}:{spec.layer}") == spec
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("pixels", "unknown embedding"), ("encoding:nope", "unknown encoding 'nope'"), ("xyz:3", "takes no options"),
+     ("encoding:theory:num_scales", "not key=value"), ("run:", "give a run folder")],
+)
+def test_malformed_names_say_why(text, message):
+    with pytest.raises(EmbeddingError, match=message):
+        parse_embedding(text)
+
+
+def test_baselines_and_bare_encodings():
+    assert np.allclose(embed("lonlat", POINTS), POINTS)
+    xyz = embed("xyz", POINTS)
+    assert xyz.shape == (3, 3) and np.allclose(np.linalg.norm(xyz, axis=1), 1, atol=1e-6)
+    assert embed("encoding:spherical_harmonics:degree=4", POINTS).shape == (3, 16)
+    assert embed("encoding:wrap", POINTS).shape == (3, 4)
+    with pytest.raises(EmbeddingError, match="degree"):
+        embed("encoding:spherical_harmonics:degree=0", POINTS)
+    with pytest.raises(EmbeddingError, match="not a GeoCSP run"):
+        embed("run:/nonexistent/run", POINTS)
+
+
+def test_layers_of_an_encoder():
+    torch.manual_seed(0)
+    encoder = build_location_encoder({"encoding": "wrap", "network_params": {"hidden_dim": 32}, "output_dim": 8}).eval()
+    output = encode_layer(encoder, POINTS, "output")
+    assert np.allclose(output, encoder.encode(lonlat=POINTS).detach().numpy(), atol=1e-6)
+    assert encode_layer(encoder, POINTS, "encoding").shape == (3, 4)
+    assert encode_layer(encoder, POINTS, "penultimate").shape == (3, 32)
+    concat = encode_layer(encoder, POINTS, "concat")
+    assert concat.shape == (3, 12) and np.allclose(concat[:, 4:], output, atol=1e-6)
