@@ -90,6 +90,11 @@ class MocoConfig:
     n_clusters: int = 100
 
 
+DEFAULT_LOCATION = {"encoding": "spherical_harmonics", "network": "siren", "embedding": "concat"}
+"""The default location encoder (benchmarks/default_encoder.py): SatCLIP's spherical harmonics (L = 10) with
+a SIREN, and as the embedding the harmonics and the network's output side by side."""
+
+
 @dataclass
 class RunConfig:
     """Everything that defines a run; saved beside its checkpoints and in its run card."""
@@ -100,7 +105,7 @@ class RunConfig:
     batch_size: int = 512
     patience: int = 5  # early stopping: epochs without validation improvement
     data: DataConfig = field(default_factory=DataConfig)
-    location: dict[str, Any] = field(default_factory=lambda: {"encoding": "theory"})
+    location: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_LOCATION))
     optim: OptimConfig = field(default_factory=OptimConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
