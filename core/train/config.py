@@ -90,9 +90,10 @@ class MocoConfig:
     n_clusters: int = 100
 
 
-DEFAULT_LOCATION = {"encoding": "spherical_harmonics", "network": "siren", "embedding": "concat"}
+DEFAULT_LOCATION = {"encoding": "spherical_harmonics", "embedding": "concat"}
 """The default location encoder (benchmarks/default_encoder.py): SatCLIP's spherical harmonics (L = 10) with
-a SIREN, and as the embedding the harmonics and the network's output side by side."""
+the encoding's default network (SIREN), and as the embedding the harmonics and the network's output side by
+side. ``location.*`` overrides are applied on top of it (``--set location.network=fcnet`` keeps the rest)."""
 
 
 @dataclass
@@ -139,6 +140,8 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunCo
     """Read a YAML config (or start from defaults) and apply ``key.sub=value`` overrides."""
     values = yaml.safe_load(Path(path).read_text()) if path else {}
     values = values or {}
+    if "location" not in values and any(override.strip().startswith("location.") for override in overrides):
+        values["location"] = dict(DEFAULT_LOCATION)
     for override in overrides:
         key, sep, raw = override.partition("=")
         if not sep:

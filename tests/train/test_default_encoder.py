@@ -70,3 +70,20 @@ def test_the_pretraining_pool_lies_in_training_blocks_and_is_cached(tmp_path, mo
     assert pool.features.shape == (len(pool.lonlat), 128) and np.isfinite(pool.features).all()
     again = load_pretrain_pool(dataset, PretrainPoolConfig(400), "small_cnn")
     assert again.key == pool.key and np.array_equal(again.lonlat, pool.lonlat) and np.array_equal(again.features, pool.features)
+
+
+def test_location_overrides_apply_on_top_of_the_default_encoder():
+    from core.train.config import load_config
+
+    config = load_config(None, ["location.network=fcnet"])
+    assert config.location["encoding"] == RunConfig().location["encoding"] and config.location["network"] == "fcnet"
+    assert config.location_config().embedding == RunConfig().location_config().embedding
+    assert load_config(None, ["location.encoding=sphereM+"]).location["network"] == "fcnet"
+
+
+def test_the_sweep_gives_each_encoding_its_own_default_network():
+    from core.sweep import SweepPlan, stage_config
+
+    config = stage_config(RunConfig(), SweepPlan(), "pretrain", "theory", 0, 0.05)
+    assert config.location["encoding"] == "theory" and config.location["network"] == "fcnet"
+    assert config.location_config().embedding == RunConfig().location_config().embedding
