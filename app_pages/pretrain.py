@@ -55,7 +55,8 @@ with st.container(border=True):
     enc_col, net_col, dim_col = st.columns(3)
     encoding = enc_col.selectbox("Encoding", list(ENCODINGS), index=list(ENCODINGS).index(defaults.location["encoding"]), key="pt_encoding")
     enc_col.caption(ENCODINGS[encoding].description)
-    network = net_col.selectbox("Network", list(NETWORKS), index=list(NETWORKS).index(ENCODINGS[encoding].default_network), key=f"pt_network_{encoding}")
+    default_network = defaults.location["network"] if encoding == defaults.location["encoding"] else ENCODINGS[encoding].default_network
+    network = net_col.selectbox("Network", list(NETWORKS), index=list(NETWORKS).index(default_network), key=f"pt_network_{encoding}")
     net_col.caption(NETWORKS[network].description)
     output_dim = int(dim_col.number_input("Output dim", value=defaults.location["output_dim"], step=1, key="pt_output_dim"))
     embedding = dim_col.selectbox(
