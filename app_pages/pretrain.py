@@ -8,6 +8,7 @@ import streamlit as st
 from core.data.sources import VIEW_SOURCES
 from core.image.registry import list_image_encoders
 from core.location import ENCODINGS, NETWORKS, ConfigError, LocationEncoderConfig
+from core.location.config import EMBEDDINGS
 from core.objectives import PRETRAINING_OBJECTIVES
 from core.sweep import DEFAULT_ENCODINGS, DEFAULT_RATIOS, DEFAULT_SEEDS, SweepPlan
 from core.train import jobs
@@ -54,12 +55,17 @@ with st.container(border=True):
     enc_col, net_col, dim_col = st.columns(3)
     encoding = enc_col.selectbox("Encoding", list(ENCODINGS), index=list(ENCODINGS).index(defaults.location["encoding"]), key="pt_encoding")
     enc_col.caption(ENCODINGS[encoding].description)
-    network = net_col.selectbox("Network", list(NETWORKS), index=list(NETWORKS).index(ENCODINGS[encoding].default_network), key=f"pt_network_{encoding}")
+    default_network = defaults.location["network"] if encoding == defaults.location["encoding"] else ENCODINGS[encoding].default_network
+    network = net_col.selectbox("Network", list(NETWORKS), index=list(NETWORKS).index(default_network), key=f"pt_network_{encoding}")
     net_col.caption(NETWORKS[network].description)
     output_dim = int(dim_col.number_input("Output dim", value=defaults.location["output_dim"], step=1, key="pt_output_dim"))
+    embedding = dim_col.selectbox(
+        "Embedding layer", EMBEDDINGS, index=EMBEDDINGS.index(defaults.location_config().embedding), key="pt_embedding",
+        help="what probes and the embedding map read: the network output, or the encoding and the output side by side (concat)",
+    )
     encoding_params = param_inputs(ENCODINGS[encoding].params, f"pt_enc_{encoding}")
     network_params = param_inputs(NETWORKS[network].params, f"pt_net_{network}")
-location = {"encoding": encoding, "encoding_params": encoding_params, "network": network, "network_params": network_params}
+location = {"encoding": encoding, "encoding_params": encoding_params, "network": network, "network_params": network_params, "embedding": embedding}
 if network != "identity":
     location["output_dim"] = output_dim
 

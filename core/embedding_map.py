@@ -36,6 +36,7 @@ from core.location import (
     build_location_encoder,
     load_pretrained_geoclip,
 )
+from core.location.networks import legacy_layout_hint
 from core.train.checkpoint import MODEL_FILE, CheckpointError
 from core.train.config import RunConfig
 from core.train.records import BEST
@@ -111,7 +112,9 @@ def run_location_encoder(run_dir: Path | str) -> LocationEncoder:
     try:
         encoder.load_state_dict(state, strict=True)
     except RuntimeError as error:
-        raise CheckpointError(f"{path}: weights do not fit the run's location encoder ({str(error).splitlines()[0]})") from None
+        missing = sorted(set(encoder.state_dict()) - set(state))
+        reason = legacy_layout_hint(missing) if set(state) <= set(encoder.state_dict()) else None
+        raise CheckpointError(f"{path}: weights do not fit the run's location encoder ({reason or str(error).splitlines()[0]})") from None
     return encoder.eval()
 
 
@@ -141,7 +144,8 @@ def _seeded_params(choice: EncoderChoice) -> dict[str, int]:
 
 
 def embed_cells(encoder: LocationEncoder, cells: Sequence[str], batch_size: int = 8192) -> np.ndarray:
-    """L2-normalised embeddings of the cell centres, float32 ``[N, D]``, in ``cells`` order."""
+    """L2-normalised embeddings (:meth:`LocationEncoder.embed`, the config's embedding layer) of the cell
+    centres, float32 ``[N, D]``, in ``cells`` order."""
     if not len(cells):
         raise ValueError("no cells to embed")
     return embed_lonlat(encoder, cell_centers(cells), batch_size)
@@ -154,7 +158,7 @@ def embed_lonlat(encoder: LocationEncoder, lonlat: np.ndarray, batch_size: int =
     if not len(points):
         raise ValueError("no points to embed")
     device = next((t.device for t in [*encoder.parameters(), *encoder.buffers()]), torch.device("cpu"))
-    parts = [encoder(batch.to(device)).float().cpu() for batch in points.split(batch_size)]
+    parts = [encoder.embed(batch.to(device)).float().cpu() for batch in points.split(batch_size)]
     return torch.nn.functional.normalize(torch.cat(parts), dim=1).numpy()
 
 

@@ -21,8 +21,9 @@ import pandas as pd
 import torch
 
 from core.evaluate import predict_logits
-from core.fusion import fusion_report
 from core.files import atomic_write_json
+from core.fusion import fusion_report
+from core.location.registry import ENCODINGS
 from core.train.config import RunConfig
 from core.train.data import FeatureData, load_feature_data
 from core.train.loop import fit
@@ -54,7 +55,10 @@ def stage_config(base: RunConfig, plan: SweepPlan, stage: str, encoding: str, se
     values["seed"] = seed
     values["stage"] = stage
     if encoding != values["location"]["encoding"]:
-        values["location"] = {**values["location"], "encoding": encoding, "encoding_params": {}}
+        location = {**values["location"], "encoding": encoding, "encoding_params": {}}
+        if location["network"] == ENCODINGS[values["location"]["encoding"]].default_network:
+            del location["network"], location["network_params"]  # the base's default network: take this encoding's
+        values["location"] = location
     values["finetune"] = {**values["finetune"], "label_ratio": ratio, "init_from": init_from}
     if stage == "pretrain":
         values["epochs"] = plan.pretrain_epochs

@@ -25,6 +25,10 @@ DEFAULT_OUTPUT_DIM = 256
 PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
 """The dtypes a positional encoding can be computed in, by config name."""
 DEFAULT_PRECISION = "float32"
+EMBEDDINGS = ("output", "concat")
+"""What :meth:`core.location.encoder.LocationEncoder.embed` returns: the network's output, or the
+positional encoding and the network's output side by side."""
+DEFAULT_EMBEDDING = "output"
 
 
 @dataclass
@@ -41,6 +45,13 @@ class LocationEncoderConfig:
     slower. The features are cast to float32 for the network either way. Float32 is the default
     because the inputs are float32 degrees (a ulp of 1.5e-5° at ±180°, which at those scales already
     moves the angle by as much) and trained networks cannot use the extra digits.
+
+    ``embedding`` is the one place that says which layer is the location *embedding* that probes, the
+    embedding map and the encoder inspector read (:meth:`~core.location.encoder.LocationEncoder.embed`):
+    ``"output"`` (the network's output, what CSP's objective trains) or ``"concat"`` (the
+    positional encoding's features and the network's output side by side: the network adds what
+    pre-training learnt without discarding the detail the encoding had). Training and the fine-tuned
+    classifier always use the network's output.
     """
 
     encoding: str = "theory"
@@ -49,6 +60,7 @@ class LocationEncoderConfig:
     network_params: dict[str, Any] = field(default_factory=dict)
     output_dim: int | None = None
     precision: str = DEFAULT_PRECISION
+    embedding: str = DEFAULT_EMBEDDING
 
     def __post_init__(self) -> None:
         if self.encoding not in ENCODINGS:
@@ -65,6 +77,8 @@ class LocationEncoderConfig:
             raise ConfigError(f"output_dim: must be a positive integer, got {self.output_dim!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision: must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
+        if self.embedding not in EMBEDDINGS:
+            raise ConfigError(f"embedding: must be one of {list(EMBEDDINGS)}, got {self.embedding!r}")
 
     @property
     def dtype(self) -> torch.dtype:
@@ -72,10 +86,12 @@ class LocationEncoderConfig:
         return PRECISIONS[self.precision]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON/YAML-safe) of the resolved config (``precision`` only when not float32)."""
+        """Plain dict (JSON/YAML-safe) of the resolved config (``precision`` and ``embedding`` only when not the default)."""
         values = dataclasses.asdict(self)
         if values["precision"] == DEFAULT_PRECISION:
             del values["precision"]
+        if values["embedding"] == DEFAULT_EMBEDDING:
+            del values["embedding"]
         return values
 
     @classmethod

@@ -45,6 +45,20 @@ class LocationEncoder(nn.Module):
         """Embed (lon, lat) degrees ``[N, 2]``; raises CoordinateError on NaN, |lat| > 90 or a wrong shape."""
         return self.network(self.features(lonlat).to(torch.float32))
 
+    @property
+    def embedding_dim(self) -> int:
+        """Size of :meth:`embed`'s output."""
+        if self.config.embedding == "concat":
+            return self.encoding.out_dim + self.output_dim
+        return self.output_dim
+
+    def embed(self, lonlat: torch.Tensor) -> torch.Tensor:
+        """The location embedding ``[N, embedding_dim]`` float32: the layer the config's ``embedding`` names
+        (the network's output, or the encoding's features and the network's output side by side)."""
+        features = self.features(lonlat).to(torch.float32)
+        output = self.network(features)
+        return torch.cat([features, output], dim=1) if self.config.embedding == "concat" else output
+
     def features(self, lonlat: torch.Tensor) -> torch.Tensor:
         """The positional encoding alone, ``[N, encoding.out_dim]`` in the config's precision (validated like :meth:`forward`)."""
         return self.encoding(check_lonlat_tensor(lonlat, self.config.dtype))

@@ -1,4 +1,4 @@
-"""Networks applied after a positional encoding: linear, fcnet (geo_prior/CSP), mlp (Space2Vec FFN),
+"""Networks applied after a positional encoding: linear, fcnet (geo_prior/CSP; fcnet_single, its one-Linear-block variant), mlp (Space2Vec FFN),
 siren (SatCLIP) and identity (for encodings that carry their own network, e.g. geoclip).
 
 Each is built as ``Network(in_dim, out_dim, **params)`` (linear is ``torch.nn.Linear``).
@@ -7,6 +7,7 @@ Each is built as ``Network(in_dim, out_dim, **params)`` (linear is ``torch.nn.Li
 from __future__ import annotations
 
 import math
+import re
 
 import torch
 from torch import nn
@@ -89,38 +90,81 @@ def embed_with_second_view(network: nn.Module, features: torch.Tensor, count: in
 
 
 class ResidualBlock(nn.Module):
-    """x + Dropout(act(Linear(x))): one geo_prior/CSP residual layer."""
+    """One geo_prior/CSP residual layer, ``x + act(Linear(Dropout(act(Linear(x)))))``.
 
-    def __init__(self, width: int, act: str, dropout: float) -> None:
+    Reference: ``ResLayer`` in ``main/models.py`` of gengchenmai/csp (the same class in
+    TorchSpatial's ``main/models.py`` and in geo_prior's ``models.py``): ``w1`` → ReLU → ``Dropout()``
+    (p = 0.5) → ``w2`` → ReLU, added to the input. ``linear_layers=1`` is the one-Linear block
+    ``x + Dropout(act(Linear(x)))`` that GeoCSP used before (network ``fcnet_single``).
+    """
+
+    def __init__(self, width: int, act: str, dropout: float, linear_layers: int = 2) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Linear(width, width), activation(act), Dropout(dropout))
+        if linear_layers not in (1, 2):
+            raise ValueError(f"linear_layers: a residual block has 1 or 2 Linear layers, got {linear_layers!r}")
+        layers = [nn.Linear(width, width), activation(act), Dropout(dropout)]
+        if linear_layers == 2:
+            layers += [nn.Linear(width, width), activation(act)]
+        self.body = nn.Sequential(*layers)
 
     def forward(self, hidden: torch.Tensor, second_view: int = 0) -> torch.Tensor:
-        """Apply the block; ``second_view`` rows (the first ones) go through the dropout a second time, appended."""
-        linear, act, dropout = self.body
-        update = act(linear(hidden))
-        return repeat_rows(hidden, second_view) + dropout(repeat_rows(update, second_view))
+        """Apply the block; ``second_view`` rows (the first ones) go through the dropout (and what follows
+        it) a second time, appended. The first Linear and activation run once for both views."""
+        first, act, dropout, *after = self.body
+        update = dropout(repeat_rows(act(first(hidden)), second_view))
+        for layer in after:
+            update = layer(update)
+        return repeat_rows(hidden, second_view) + update
 
 
 class FCNet(nn.Module):
-    """geo_prior / CSP FCNet: Linear → act → ``num_blocks`` residual (Linear, act, dropout) → Linear head.
+    """geo_prior / CSP FCNet: Linear → act → ``num_blocks`` residual blocks → Linear head.
 
+    Reference: ``FCNet`` in ``main/models.py`` of gengchenmai/csp (``feats`` = Linear(in, 256), ReLU,
+    four ``ResLayer`` s; see :class:`ResidualBlock`: two Linear layers with dropout between them per
+    block). The head maps the width to ``out_dim`` (the reference's ``class_emb`` / CSP's projection).
+    ``linear_layers=1`` gives the earlier one-Linear blocks (network ``fcnet_single``).
     Dropout also gives CSP's SimCSE term its second view (a new dropout mask per forward).
     """
 
-    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int = 256, num_blocks: int = 2, dropout: float = 0.5, act: str = "relu") -> None:
+    def __init__(
+        self, in_dim: int, out_dim: int, hidden_dim: int = 256, num_blocks: int = 4, dropout: float = 0.5, act: str = "relu",
+        linear_layers: int = 2,
+    ) -> None:
         super().__init__()
-        blocks = [ResidualBlock(hidden_dim, act, dropout) for _ in range(num_blocks)]
+        blocks = [ResidualBlock(hidden_dim, act, dropout, linear_layers) for _ in range(num_blocks)]
         self.body = nn.Sequential(nn.Linear(in_dim, hidden_dim), activation(act), *blocks, nn.Linear(hidden_dim, out_dim))
 
-    def forward(self, features: torch.Tensor, second_view: int = 0) -> torch.Tensor:
-        """Map ``[N, in_dim]`` features to ``[N, out_dim]``; with ``second_view`` = m, append m rows: the
-        first m embedded again under new dropout masks (the layers before the first dropout run once)."""
+    def hidden(self, features: torch.Tensor, second_view: int = 0) -> torch.Tensor:
+        """The last residual block's output ``[N, hidden_dim]`` (the reference's ``return_feats``
+        embedding); ``second_view`` as in :meth:`forward`."""
         hidden = self.body[1](self.body[0](features))
         blocks = self.body[2:-1]
         for index, block in enumerate(blocks):
             hidden = block(hidden, second_view if index == 0 else 0)
-        return self.body[-1](hidden if len(blocks) else repeat_rows(hidden, second_view))
+        return hidden if len(blocks) else repeat_rows(hidden, second_view)
+
+    def forward(self, features: torch.Tensor, second_view: int = 0) -> torch.Tensor:
+        """Map ``[N, in_dim]`` features to ``[N, out_dim]``; with ``second_view`` = m, append m rows: the
+        first m embedded again under new dropout masks (the layers before the first dropout run once)."""
+        return self.body[-1](self.hidden(features, second_view))
+
+
+LEGACY_FCNET_HINT = (
+    "it was saved with the one-Linear fcnet residual blocks of earlier GeoCSP versions; fcnet now follows the "
+    "CSP reference (two Linear layers per block). Set location.network to 'fcnet_single' to load it, or pre-train again"
+)
+
+
+_SECOND_LINEAR = re.compile(r"network\.body\.\d+\.body\.3\.(weight|bias)$")
+
+
+def legacy_layout_hint(missing: list[str]) -> str | None:
+    """:data:`LEGACY_FCNET_HINT` when the ``missing`` weight names are the second Linear layers of fcnet
+    residual blocks (a checkpoint of the one-Linear layout), else None."""
+    if missing and all(_SECOND_LINEAR.search(name) for name in missing):
+        return LEGACY_FCNET_HINT
+    return None
 
 
 class FeedForward(nn.Module):

@@ -3,6 +3,7 @@ descriptions (the app's pickers read :func:`list_encoders`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,7 +159,12 @@ NETWORKS: dict[str, NetworkSpec] = {
     for spec in [
         NetworkSpec("linear", "one linear layer", nn.Linear),
         NetworkSpec(
-            "fcnet", "geo_prior/CSP FCNet: Linear, act, residual (Linear, act, dropout) blocks, Linear head", networks.FCNet,
+            "fcnet", "geo_prior/CSP FCNet: Linear, act, residual (Linear, act, dropout, Linear, act) blocks, Linear head", networks.FCNet,
+            {"hidden_dim": Param(256, "width", "int", at_least(1)), "num_blocks": Param(4, "residual blocks", "int", at_least(0)), "dropout": _DROPOUT, "act": _ACT},
+        ),
+        NetworkSpec(
+            "fcnet_single", "FCNet with one-Linear residual (Linear, act, dropout) blocks (GeoCSP's earlier fcnet)",
+            functools.partial(networks.FCNet, linear_layers=1),
             {"hidden_dim": Param(256, "width", "int", at_least(1)), "num_blocks": Param(2, "residual blocks", "int", at_least(0)), "dropout": _DROPOUT, "act": _ACT},
         ),
         NetworkSpec(

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from core.files import atomic_path, atomic_write_bytes, atomic_write_json
+from core.location.networks import legacy_layout_hint
 
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
@@ -136,6 +137,9 @@ def _check_tensors(path: Path, found: dict[str, torch.Tensor], expected: dict[st
     if wrong_shape:
         key = wrong_shape[0]
         details.append(f"{key} has shape {tuple(found[key].shape)}, {what} expects {tuple(expected[key])}")
+    hint = legacy_layout_hint(missing) if not unexpected and not wrong_shape else None
+    if hint:
+        raise CheckpointError(f"{path}: tensors do not fit {what}: {hint}")
     if details:
         raise CheckpointError(f"{path}: tensors do not fit {what}: " + "; ".join(details))
 

@@ -27,7 +27,8 @@ class DataConfig:
     dataset: str = "default"  # "default" = the embedded dataset, else "<format>:<path under the data root>"
     dataset_options: dict[str, str] = field(default_factory=dict)  # the format's loader options (e.g. split)
     image_encoder: str = "efficientnet_lite0_64px"
-    view: str = "bluemarble"
+    view: str = "bluemarble"  # a chip view of the default dataset, or "all": the three aligned views side by side
+    pretrain_pool: int = 0  # default dataset: land places drawn for an unlabelled pre-training pool (0: none)
     crop_context: str | float = FMOW_CONTEXT  # context around object boxes: "fmow" (the baseline's) or a multiplier
     use_box: bool = True  # encode records' object boxes (fMoW); False: their centre square
 
@@ -103,6 +104,13 @@ class MocoConfig:
     n_clusters: int = 100
 
 
+DEFAULT_LOCATION = {"encoding": "spherical_harmonics", "network": "fcnet", "embedding": "concat"}
+"""The default location encoder (measured in benchmarks/default_encoder.py): SatCLIP's spherical harmonics
+(L = 10) with the CSP reference FCNet (4 residual blocks of two Linear layers; it probed better than SatCLIP's
+SIREN on all five embedded tasks), and as the embedding the harmonics and the network's output side by side.
+``location.*`` overrides are applied on top of it (``--set location.network=siren`` keeps the rest)."""
+
+
 @dataclass
 class RunConfig:
     """Everything that defines a run; saved beside its checkpoints and in its run card."""
@@ -113,7 +121,7 @@ class RunConfig:
     batch_size: int = 512
     patience: int = 5  # early stopping: epochs without validation improvement
     data: DataConfig = field(default_factory=DataConfig)
-    location: dict[str, Any] = field(default_factory=lambda: {"encoding": "theory"})
+    location: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_LOCATION))
     optim: OptimConfig = field(default_factory=OptimConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
@@ -153,6 +161,8 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunCo
     except loader options under :data:`TEXT_OVERRIDES`, which are text)."""
     values = yaml.safe_load(Path(path).read_text()) if path else {}
     values = values or {}
+    if "location" not in values and any(override.strip().startswith("location.") for override in overrides):
+        values["location"] = dict(DEFAULT_LOCATION)
     for override in overrides:
         key, sep, raw = override.partition("=")
         if not sep:
@@ -221,6 +231,7 @@ def _coerce_union(choices: tuple[type, ...], value: Any, key: str) -> Any:
 
 _RANGES = {
     "epochs": (1, 10_000),
+    "data.pretrain_pool": (0, 2_000_000),
     "batch_size": (2, 1 << 20),
     "patience": (1, 10_000),
     "optim.lr": (1e-8, 10.0),

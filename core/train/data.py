@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -13,6 +13,7 @@ import torch
 import core.geossl.encoder  # noqa: F401  (registers the moco:<run> image encoders)
 from core.data.base import GeoImageDataset
 from core.data.splits import choose_split, label_ranks, label_subset
+from core.image.crops import CropOptions
 from core.train.config import DataConfig
 
 Progress = Callable[[float, str], None]
@@ -97,24 +98,68 @@ def feature_data_from(
     )
 
 
-_CACHE: dict[tuple[str, str, str], FeatureData] = {}
+ALL_VIEWS = "all"
+"""``data.view`` value for the three aligned views' features side by side (default dataset)."""
+_CACHE: dict[tuple, FeatureData] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def load_feature_data(config: DataConfig, progress: Progress | None = None) -> FeatureData:
     """Load a dataset by name and its (disk-cached) image features, images with an object box cut as
-    ``config.crop`` says; reused across runs in one process."""
-    key = (config.dataset_key, config.image_encoder, config.view, config.crop)
+    ``config.crop`` says, plus the unlabelled pre-training pool when ``config.pretrain_pool`` asks for one;
+    reused across runs in one process."""
+    key = (config.dataset_key, config.image_encoder, config.view, config.crop, config.pretrain_pool)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            from core.image.features import extract_features, extraction_record
-
             dataset = open_dataset(config)
-            view = config.view if hasattr(dataset, "chips") else None
-            features = extract_features(dataset, config.image_encoder, progress=progress, view=view, crop=config.crop)
-            skipped = [bad["row"] for bad in extraction_record(features)["skipped"]]
-            _CACHE[key] = feature_data_from(dataset, features, f"{config.image_encoder}|{view}", exclude=skipped)
+            views = data_views(config, dataset)
+            features, skipped = view_features(dataset, config.image_encoder, views, config.crop, progress)
+            view_label = config.view if views != [None] else None
+            data = feature_data_from(dataset, features, f"{config.image_encoder}|{view_label}", exclude=skipped)
+            if config.pretrain_pool:
+                from core.data.pretrain_pool import PretrainPoolConfig, load_pretrain_pool
+
+                pool = load_pretrain_pool(dataset, PretrainPoolConfig(config.pretrain_pool, tuple(views)), config.image_encoder, progress)
+                data = with_unlabelled(data, pool.lonlat, pool.features, pool.key)
+            _CACHE[key] = data
         return _CACHE[key]
+
+
+def data_views(config: DataConfig, dataset: GeoImageDataset) -> list[str | None]:
+    """The chip views whose features form the image side: ``[None]`` for datasets without views."""
+    from core.data.sources import VIEW_SOURCES
+
+    if not hasattr(dataset, "chips"):
+        if config.view == ALL_VIEWS or config.pretrain_pool:
+            raise ValueError(f"data.view={config.view!r} / data.pretrain_pool apply only to the embedded default dataset")
+        return [None]
+    return list(VIEW_SOURCES) if config.view == ALL_VIEWS else [config.view]
+
+
+def view_features(
+    dataset: GeoImageDataset, encoder: str, views: list[str | None], crop: CropOptions, progress: Progress | None = None
+) -> tuple[np.ndarray, list[int]]:
+    """The (disk-cached) features of each view, side by side ``[N, F · len(views)]``, and the rows whose
+    image the extraction skipped (undecodable) in any view."""
+    from core.image.features import extract_features, extraction_record
+
+    parts = [extract_features(dataset, encoder, progress=progress, view=view, crop=crop) for view in views]
+    skipped = sorted({bad["row"] for part in parts for bad in extraction_record(part)["skipped"]})
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)), skipped
+
+
+def with_unlabelled(data: FeatureData, lonlat: np.ndarray, features: np.ndarray, key: str) -> FeatureData:
+    """``data`` with unlabelled training records appended (pre-training reads them; label budgets do not)."""
+    count = len(lonlat)
+    return replace(
+        data,
+        lonlat=torch.cat([data.lonlat, torch.as_tensor(np.asarray(lonlat, dtype=np.float32))]),
+        features=torch.cat([data.features, torch.as_tensor(np.asarray(features, dtype=np.float32))]),
+        labels=torch.cat([data.labels, torch.full((count,), -1, dtype=torch.int64)]),
+        splits=np.concatenate([data.splits, np.full(count, "train")]),
+        label_ranks=np.concatenate([data.label_ranks, np.full(count, np.nan)]),
+        fingerprint=hashlib.sha256(f"{data.fingerprint}|{key}".encode()).hexdigest()[:16],
+    )
 
 
 def open_dataset(config: DataConfig) -> GeoImageDataset:

@@ -40,6 +40,7 @@ def open_pretrain() -> AppTest:
 
 def tiny_run_settings(at: AppTest, epochs: int = 2) -> AppTest:
     at.selectbox(key="pt_image_encoder").set_value("small_cnn")
+    ok(at.selectbox(key="pt_encoding").set_value("theory").run())
     at.number_input(key="pt_enc_theory_num_scales").set_value(4)
     at.number_input(key="pt_net_fcnet_hidden_dim").set_value(32)
     at.number_input(key="pt_epochs").set_value(epochs)
@@ -96,7 +97,7 @@ def test_a_short_run_is_launched_joined_and_shown_then_compared(manager):
 
 @pytest.mark.parametrize(
     ("key", "value", "named"),
-    [("pt_epochs", 0, "epochs"), ("pt_enc_theory_num_scales", 0, "num_scales"), ("pt_lr", -1.0, "optim.lr")],
+    [("pt_epochs", 0, "epochs"), ("pt_enc_spherical_harmonics_degree", 0, "degree"), ("pt_lr", -1.0, "optim.lr")],
 )
 def test_a_bad_value_shows_an_error_naming_the_field(manager, key, value, named):
     at = open_pretrain()

@@ -188,14 +188,14 @@ def test_zooming_the_browse_map_and_showing_that_view_draws_its_samples_as_marke
 
 def set_up_tiny_pretraining_run(page, epochs: int = 1) -> None:
     """From Overview (once its map has loaded Leaflet), open Pre-train and set a tiny run: small_cnn features,
-    num_scales 8, hidden_dim 64, batch size 2048 (a few steps per epoch), ``epochs`` epochs."""
+    degree 4 (the default spherical harmonics), hidden_dim 64, batch size 2048 (a few steps per epoch), ``epochs`` epochs."""
     page.get_by_text("Active dataset").first.wait_for(timeout=180_000)
     page.frame_locator(MAP_FRAME).locator(".leaflet-container").wait_for(timeout=60_000)
     page.get_by_role("link", name="Pre-train").click()
     page.get_by_text("Location encoder").first.wait_for(timeout=60_000)
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Image features").click()
     page.get_by_role("option", name="small_cnn").click()
-    for label, value in (("num_scales", "8"), ("hidden_dim", "64"), ("Batch size", "2048"), ("Epochs", str(epochs))):
+    for label, value in (("degree", "4"), ("hidden_dim", "64"), ("Batch size", "2048"), ("Epochs", str(epochs))):
         field = page.get_by_label(label, exact=True)
         field.fill(value)
         field.press("Enter")

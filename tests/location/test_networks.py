@@ -40,11 +40,12 @@ def test_dropout_is_seeded_differentiable_and_off_in_eval():
     [
         FCNet(6, 8, hidden_dim=16, dropout=0.5),
         FCNet(6, 8, hidden_dim=16, num_blocks=0),
+        FCNet(6, 8, hidden_dim=16, linear_layers=1),
         FeedForward(6, 8, hidden_dim=16, num_hidden_layers=2),
         Siren(6, 8, hidden_dim=16),
         nn.Sequential(nn.Linear(6, 16), nn.Dropout(0.5), nn.Linear(16, 8)),
     ],
-    ids=["fcnet", "fcnet-no-blocks", "mlp", "siren", "other-with-dropout"],
+    ids=["fcnet", "fcnet-no-blocks", "fcnet-single", "mlp", "siren", "other-with-dropout"],
 )
 def test_the_second_view_embeds_the_first_rows_again(network):
     torch.manual_seed(0)
@@ -58,3 +59,32 @@ def test_the_second_view_embeds_the_first_rows_again(network):
     assert first.shape == (10, 8) and second.shape == (4, 8)
     has_dropout = any(isinstance(m, (Dropout, nn.Dropout)) and m.p > 0 for m in network.modules())
     assert torch.allclose(second, first[:4]) != has_dropout, "a network with dropout draws new masks for the second view"
+
+
+def test_fcnet_blocks_follow_the_csp_reference_reslayer():
+    """CSP main/models.py: Linear, ReLU, then N ResLayer (w1, ReLU, Dropout, w2, ReLU, + input)."""
+    network = FCNet(6, 8, hidden_dim=16, num_blocks=3, dropout=0.5)
+    blocks = list(network.body)[2:-1]
+    assert len(blocks) == 3
+    for block in blocks:
+        kinds = [type(layer) for layer in block.body]
+        assert kinds == [nn.Linear, nn.ReLU, Dropout, nn.Linear, nn.ReLU]
+        assert block.body[2].p == 0.5
+    block = blocks[0].eval()
+    hidden = torch.randn(5, 16)
+    w1, _, _, w2, _ = block.body
+    torch.testing.assert_close(block(hidden), hidden + torch.relu(w2(torch.relu(w1(hidden)))))
+    single = FCNet(6, 8, hidden_dim=16, num_blocks=2, linear_layers=1)
+    assert [len(list(b.body)) for b in list(single.body)[2:-1]] == [3, 3]
+
+
+def test_a_one_linear_fcnet_checkpoint_is_named_as_such(tmp_path):
+    from safetensors.torch import save_file
+
+    from core.train.checkpoint import CheckpointError, load_model_weights
+
+    old = nn.ModuleDict({"network": FCNet(6, 8, hidden_dim=16, num_blocks=2, linear_layers=1)})
+    save_file(old.state_dict(), str(tmp_path / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="fcnet_single"):
+        load_model_weights(tmp_path, nn.ModuleDict({"network": FCNet(6, 8, hidden_dim=16, num_blocks=2)}))
+    load_model_weights(tmp_path, nn.ModuleDict({"network": FCNet(6, 8, hidden_dim=16, num_blocks=2, linear_layers=1)}))

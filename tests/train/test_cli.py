@@ -28,7 +28,7 @@ def last_json(stdout: str) -> dict:
 
 @pytest.mark.skipif(not (PROJECT_ROOT / "data/cache/default/manifest.json").exists(), reason="default dataset not built (run setup)")
 def test_pretrain_finetune_evaluate_from_the_command_line(tmp_path):
-    common = ["--set", "data.image_encoder=small_cnn", "--set", "location.encoding_params={num_scales: 8}", "--set", "batch_size=1024"]
+    common = ["--set", "data.image_encoder=small_cnn", "--set", "location={encoding: theory, encoding_params: {num_scales: 8}}", "--set", "batch_size=1024"]
     pre = cli("pretrain", *common, "--set", "epochs=1", env_runs=tmp_path)
     assert pre.returncode == 0, pre.stderr
     pre_out = last_json(pre.stdout)
@@ -58,7 +58,7 @@ CHECKPOINT_FILES = ("model.safetensors", "optimizer.safetensors", "trainer.json"
 
 @pytest.mark.skipif(not (PROJECT_ROOT / "data/cache/default/manifest.json").exists(), reason="default dataset not built (run setup)")
 def test_resuming_from_a_truncated_checkpoint_file_is_a_clear_error_not_a_traceback(tmp_path, capsys):
-    common = ["--set", "data.image_encoder=small_cnn", "--set", "location.encoding_params={num_scales: 8}", "--set", "batch_size=1024", "--set", "epochs=1"]
+    common = ["--set", "data.image_encoder=small_cnn", "--set", "location={encoding: theory, encoding_params: {num_scales: 8}}", "--set", "batch_size=1024", "--set", "epochs=1"]
     finished = tmp_path / "finished"
     assert cli("pretrain", *common, "--run-dir", str(finished), env_runs=tmp_path).returncode == 0
     for name in CHECKPOINT_FILES:
