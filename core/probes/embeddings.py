@@ -8,7 +8,8 @@
 ``untrained:NAME``                     the encoding with its default network, randomly initialised (seed 0)
 ``geoclip``                            GeoCLIP's released location encoder (512-d)
 ``run:PATH[:LAYER]``                   a trained run's location encoder (pretrain or finetune run folder);
-                                       LAYER is one of :data:`RUN_LAYERS` (default ``output``)
+                                       LAYER is one of :data:`RUN_LAYERS` (default ``embedding``: the layer
+                                       the run's ``location.embedding`` names, what the app uses)
 =====================================  =====================================================================
 
 Encoders are built and loaded by :func:`core.embedding_map.load_encoder` and
@@ -35,6 +36,7 @@ from core.train.checkpoint import CheckpointError
 
 #: Layers of a trained run's location encoder that can be probed.
 RUN_LAYERS = {
+    "embedding": "the run's own embedding layer (its location.embedding: output or concat)",
     "output": "the network's output (the embedding CSP trains)",
     "penultimate": "the input of the network's last linear layer",
     "encoding": "the positional encoding in front of the network",
@@ -60,7 +62,7 @@ class EmbeddingSpec:
     kind: str
     name: str = ""
     params: dict[str, Any] = field(default_factory=dict, hash=False)
-    layer: str = "output"
+    layer: str = "embedding"
 
     @property
     def label(self) -> str:
@@ -68,7 +70,7 @@ class EmbeddingSpec:
         if self.kind in ("lonlat", "xyz", "geoclip"):
             return self.kind
         if self.kind == "run":
-            return f"run:{Path(self.name).name}" + ("" if self.layer == "output" else f":{self.layer}")
+            return f"run:{Path(self.name).name}" + ("" if self.layer == "embedding" else f":{self.layer}")
         options = ",".join(f"{key}={value}" for key, value in sorted(self.params.items()))
         return f"{self.kind}:{self.name}" + (f":{options}" if options else "")
 
@@ -91,7 +93,7 @@ def parse_embedding(text: str) -> EmbeddingSpec:
     if kind == "run":
         path, _, layer = rest.rpartition(":")
         if layer not in RUN_LAYERS:
-            path, layer = rest, "output"
+            path, layer = rest, "embedding"
         if not path:
             raise EmbeddingError(f"{text!r}: give a run folder, e.g. run:runs/pretrain-…[:{'|'.join(RUN_LAYERS)}]")
         return EmbeddingSpec("run", path, layer=layer)
@@ -155,7 +157,7 @@ def load_spec_encoder(spec: EmbeddingSpec) -> LocationEncoder:
 
 
 @torch.no_grad()
-def encode_layer(encoder: LocationEncoder, lonlat: np.ndarray, layer: str = "output") -> np.ndarray:
+def encode_layer(encoder: LocationEncoder, lonlat: np.ndarray, layer: str = "embedding") -> np.ndarray:
     """float32 ``[N, D]``: the chosen layer (a key of :data:`RUN_LAYERS`) of ``encoder`` at (lon, lat) rows."""
     if layer not in RUN_LAYERS:
         raise EmbeddingError(f"unknown layer {layer!r}; choose from {sorted(RUN_LAYERS)}")
@@ -167,6 +169,8 @@ def encode_layer(encoder: LocationEncoder, lonlat: np.ndarray, layer: str = "out
 
 
 def _layer_of_batch(encoder: LocationEncoder, lonlat: torch.Tensor, layer: str) -> torch.Tensor:
+    if layer == "embedding":
+        return encoder.embed(lonlat)
     if layer == "encoding":
         return encoder.features(lonlat)
     if layer == "concat":

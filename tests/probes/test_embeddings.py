@@ -49,6 +49,12 @@ def test_layers_of_an_encoder():
     assert encode_layer(encoder, POINTS, "penultimate").shape == (3, 32)
     concat = encode_layer(encoder, POINTS, "concat")
     assert concat.shape == (3, 12) and np.allclose(concat[:, 4:], output, atol=1e-6)
+    assert np.allclose(encode_layer(encoder, POINTS), output, atol=1e-6), "the default is the encoder's own embedding layer"
+    concat_encoder = build_location_encoder(
+        {"encoding": "wrap", "network_params": {"hidden_dim": 32}, "output_dim": 8, "embedding": "concat"}
+    ).eval()
+    concat_encoder.load_state_dict(encoder.state_dict())
+    assert np.allclose(encode_layer(concat_encoder, POINTS), concat, atol=1e-6), "a concat run is probed as concat"
 
 
 def test_a_trained_runs_layers(tiny_runs):  # noqa: F811
