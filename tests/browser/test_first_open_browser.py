@@ -12,9 +12,9 @@ from core.data.paths import PROJECT_ROOT
 from geovis.local_server import CHROMIUM, running_app
 from tests.browser.test_browser import ARTIFACTS, offline_page, open_predict, screenshot
 
-#: A tiny budget for the starter runs (small location network, one epoch each, the fast small-CNN features).
+#: A tiny budget for the starter runs (low-degree harmonics, one epoch each, the fast small-CNN features).
 TINY_STARTER = (
-    "epochs=1", "batch_size=1024", "data.image_encoder=small_cnn", "location.encoding_params={num_scales: 8}",
+    "epochs=1", "batch_size=1024", "data.image_encoder=small_cnn", "location.encoding_params={degree: 4}",
 )
 
 pytestmark = [
