@@ -18,8 +18,7 @@ another, and a package ``__init__`` importing them eagerly would put each on an 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from core.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "DEFAULT_FOLDS": "core.probes.cv",
@@ -47,15 +46,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    """Import the submodule that defines ``name`` and return it (then cached as a module attribute)."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
