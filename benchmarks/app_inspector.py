@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from unittest import mock
 
 import numpy as np
 import torch
 
+from benchmarks.timing import median_seconds
 from core import embedding_map as em
 from core import encoder_inspector as ei
 from core.location import geoclip_status
@@ -33,15 +31,6 @@ ENCODERS = [
 ]
 POINT = (2.35, 48.85)
 
-
-def median_seconds(function: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def click(encoder, world: np.ndarray, raster: ei.WorldRaster) -> None:

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from benchmarks.timing import median_seconds
 from core.geolocate import GallerySpec, Geolocation, Geolocator, GridSpec
 from core.train.config import RunConfig
 from core.train.data import open_dataset
@@ -33,15 +32,6 @@ from core.train.runner import run
 
 TARGET_S = 0.3
 
-
-def median_seconds(function: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def read_out(result: Geolocation) -> None:

@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from benchmarks.timing import median_seconds
 from core.coords import sample_sphere
 from core.hexgrid import cell_centers, world_cells
 from core.location import ENCODINGS, LocationEncoder, build_location_encoder
@@ -36,19 +35,6 @@ from core.location.scales import geometric_scales
 
 H3_RESOLUTION = 3
 
-
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``run`` over ``repeats`` calls after one warm-up call (one call when the warm-up took > 1 s)."""
-    started = time.perf_counter()
-    run()
-    if time.perf_counter() - started > 1.0:
-        repeats = 1
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def forward(module: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor) -> Callable[[], object]:
@@ -166,8 +152,8 @@ def main(argv: list[str] | None = None) -> None:
         for b in batches:
             pts = points[b]
             encoder.eval()
-            enc = b / median_seconds(forward(encoder.features, pts), repeats)
-            model = enc if encoder.config.network == "identity" else b / median_seconds(forward(encoder, pts), repeats)
+            enc = b / median_seconds(forward(encoder.features, pts), repeats, warm_up=True)
+            model = enc if encoder.config.network == "identity" else b / median_seconds(forward(encoder, pts), repeats, warm_up=True)
             train = b / median_seconds(forward_backward(encoder, pts), repeats)
             cells.append(f" {enc:>14,.0f} {model:>16,.0f} {train:>14,.0f}")
         print(f"{name:22s} {encoder.encoding.out_dim:>5d}" + "".join(cells))
