@@ -21,7 +21,6 @@ from core.data.loaders import load_user_dataset
 from core.image.__main__ import main
 from core.image.crops import CropOptions, box_region, context_multiplier, decode_square
 from core.image.features import cached_features, extract_features, extraction_record
-from core.image.registry import ImageEncoder
 
 ENCODER = "small_cnn"
 PROJECT = Path(__file__).resolve().parents[2]
@@ -45,29 +44,6 @@ def _noise_images(root: Path, count: int, size: tuple[int, int] = (48, 40)) -> l
         names.append(f"image{index:02d}.png")
         Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(root / names[-1])
     return names
-
-
-@pytest.fixture
-def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh data root (GEOCSP_DATA_ROOT points at it)."""
-    root = tmp_path / "data"
-    root.mkdir()
-    monkeypatch.setenv("GEOCSP_DATA_ROOT", str(root))
-    return root
-
-
-@pytest.fixture
-def encoded_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Number of images per model call."""
-    calls: list[int] = []
-    original = ImageEncoder.encode
-
-    def counting(self: ImageEncoder, images, **options) -> torch.Tensor:
-        calls.append(len(images))
-        return original(self, images, **options)
-
-    monkeypatch.setattr(ImageEncoder, "encode", counting)
-    return calls
 
 
 def test_a_52_megapixel_jpeg_in_a_dataset_extracts_but_stays_refused_as_an_upload(tmp_path: Path) -> None:

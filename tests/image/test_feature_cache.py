@@ -13,7 +13,7 @@ from PIL import Image
 from core.data.base import GeoImageDataset, records_from_columns
 from core.data.default_dataset import DefaultDataset, DefaultDatasetConfig, load_default_dataset
 from core.image.features import cached_features, extract_features
-from core.image.registry import ImageEncoder, get_image_encoder, list_image_encoders
+from core.image.registry import get_image_encoder, list_image_encoders
 
 ENCODER = "small_cnn"
 
@@ -22,20 +22,6 @@ ENCODER = "small_cnn"
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> DefaultDataset:
     directory = tmp_path_factory.mktemp("default") / "default"
     return load_default_dataset(DefaultDatasetConfig(n_locations=200, chip_px=16), directory=directory)
-
-
-@pytest.fixture
-def encoded_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Number of images per model call, recorded for every call to :meth:`ImageEncoder.encode`."""
-    calls: list[int] = []
-    original = ImageEncoder.encode
-
-    def counting(self: ImageEncoder, images, **options) -> torch.Tensor:
-        calls.append(len(images))
-        return original(self, images, **options)
-
-    monkeypatch.setattr(ImageEncoder, "encode", counting)
-    return calls
 
 
 @pytest.mark.parametrize("spec", list_image_encoders(), ids=lambda spec: spec.name)
