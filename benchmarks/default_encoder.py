@@ -16,7 +16,6 @@ embedding beats each baseline.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.timing import load_text
 from core.location import ENCODINGS, build_location_encoder
 from core.probes import EMBEDDED_TASKS, EmbeddingSpec, embed, embedded_task, run_probes
 from core.train.config import RunConfig, load_config
@@ -31,10 +31,6 @@ from core.train.runner import run
 
 SKIPPED_BARE = {"geoclip", "wrap_ffn"}  # geoclip is probed as the pretrained encoder; wrap_ffn is wrap's features
 
-
-def load_text() -> str:
-    """The 1/5/15-minute load averages, as text."""
-    return "load averages " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def pretrain_default(overrides: list[str], run_dir: Path) -> tuple[Path, str, float, float]:

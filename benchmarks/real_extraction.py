@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from benchmarks.timing import load_text
 from core.data.base import CROP_COLUMNS
 from core.data.fmow import load_fmow
 from core.image.crops import CropOptions, decode_square
@@ -51,9 +52,6 @@ ENCODER = "efficientnet_lite0_64px"
 SIZES = {"0.5": (800, 600), "2": (1632, 1224), "12": (4000, 3000), "52": (8200, 6312)}
 DISTINCT = 4  # distinct files per size; the rest are copies
 
-
-def load_text() -> str:
-    return "load average " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def textured(width: int, height: int, seed: int) -> Image.Image:

@@ -1,7 +1,8 @@
-"""Timing helpers the benchmarks share."""
+"""Timing helpers the benchmarks share: median wall times and the machine's load."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -23,3 +24,8 @@ def median_seconds(function: Callable[[], object], repeats: int, warm_up: bool =
         function()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def load_text() -> str:
+    """The 1/5/15-minute load averages, as text (benchmarks print them beside their figures)."""
+    return "load averages " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
