@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.data.images import decode_rgb
+from core.image.crops import centre_square
 
 #: What the preprocessing accepts: PIL images, or uint8 RGB arrays ``[N, H, W, 3]`` / ``[H, W, 3]``.
 Images = Sequence[Image.Image] | Image.Image | np.ndarray
@@ -106,9 +107,8 @@ def _from_uint8(batch: np.ndarray, spec: Preprocessing) -> torch.Tensor:
 def _crop_and_resize(pixels: torch.Tensor, size: int, crop_fraction: float) -> torch.Tensor:
     """Centre square crop of ``crop_fraction`` of the shorter side, then bilinear resize to ``size``."""
     height, width = pixels.shape[-2:]
-    side = max(1, round(min(height, width) * crop_fraction))
-    top, left = (height - side) // 2, (width - side) // 2
-    pixels = pixels[..., top : top + side, left : left + side]
-    if side == size:
+    left, top, right, bottom = centre_square((width, height), crop_fraction)
+    pixels = pixels[..., top:bottom, left:right]
+    if right - left == size:
         return pixels
     return F.interpolate(pixels, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
