@@ -7,11 +7,14 @@ the coarsest one with at least :data:`BLOCKS_PER_FOLD` occupied cells per fold (
 
 Models (features standardised inside the pipeline, fitted on each training fold only):
 
-- regression: ``RidgeCV`` over :data:`RIDGE_ALPHAS`, alpha chosen by :data:`ALPHA_FOLDS`-fold CV blocked the same
+- regression: ``RidgeCV`` over :data:`RIDGE_ALPHAS`, alpha chosen by :data:`INNER_FOLDS`-fold CV blocked the same
   way on the training fold (leave-one-out picked alphas so small that neighbouring points leaked and the
   fit blew up on held-out regions: R² of −2.9 ± 5.6 for Space2Vec theory on settlement density). The scaler
   is fitted on the whole training fold before that inner CV (only feature means and scales are shared);
-- classification: multinomial ``LogisticRegression`` (C = 1, L2, lbfgs to tol 1e-3);
+- classification: multinomial L2 ``LogisticRegressionCV`` (lbfgs to tol 1e-3), its inverse penalty C chosen from
+  :data:`LOGISTIC_CS` by the same blocked inner CV. A fixed C = 1 over-fitted wide embeddings: on climate
+  the default pretrained embedding (356-d) scored 0.702 at C = 1 and 0.777 with C chosen, bare rbf (200-d)
+  0.762 and 0.764;
 - ``knn``: distance-weighted k-nearest neighbours (:data:`KNN_NEIGHBOURS`) on 3-D unit vectors
   (chord distance orders pairs as great-circle distance does): the spatial-interpolation reference.
 
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.metrics import accuracy_score, f1_score, r2_score, root_mean_squared_error
 from sklearn.model_selection import GroupKFold
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -43,7 +46,8 @@ DEFAULT_FOLDS = 5
 BLOCKS_PER_FOLD = 10
 MAX_BLOCK_RESOLUTION = 6
 RIDGE_ALPHAS = np.logspace(-3, 4, 15)
-ALPHA_FOLDS = 3
+LOGISTIC_CS = np.logspace(-3, 0, 7)  # half-decade steps; larger C never won a probe and converges slowest
+INNER_FOLDS = 3  # inner blocked folds that choose ridge's alpha and logistic regression's C
 KNN_NEIGHBOURS = 10
 METHODS = ("linear", "knn")
 METRICS = {"regression": ("r2", "rmse"), "classification": ("accuracy", "macro_f1")}
@@ -85,10 +89,11 @@ def blocked_folds(groups: np.ndarray, n_folds: int = DEFAULT_FOLDS, seed: int = 
     return list(splitter.split(np.zeros(len(groups)), groups=groups))
 
 
-def make_probe(kind: str, method: str, alpha_splits: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Pipeline:
+def make_probe(kind: str, method: str, inner_splits: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Pipeline:
     """A fresh unfitted model: ``method`` "linear" (standardise → ridge / logistic) or "knn" (on unit vectors).
 
-    Ridge picks its alpha on ``alpha_splits`` (folds of the training rows) when given, else by leave-one-out.
+    The linear models pick their penalty on ``inner_splits`` (folds of the training rows) when given, else by
+    leave-one-out (ridge) or 3-fold unblocked CV (logistic).
     """
     if method == "knn":
         model = KNeighborsRegressor if kind == "regression" else KNeighborsClassifier
@@ -96,8 +101,18 @@ def make_probe(kind: str, method: str, alpha_splits: list[tuple[np.ndarray, np.n
     if method != "linear":
         raise ValueError(f"unknown probe method {method!r}; choose from {METHODS}")
     if kind == "regression":
-        return make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS, cv=alpha_splits))
-    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, tol=1e-3, max_iter=500))
+        return make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS, cv=inner_splits))
+    return make_pipeline(StandardScaler(), LogisticRegressionCV(
+        Cs=LOGISTIC_CS, cv=inner_splits or INNER_FOLDS, scoring="accuracy", l1_ratios=(0.0,), tol=1e-3, max_iter=500,
+        use_legacy_attributes=False,
+    ))
+
+
+def inner_folds(train_groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Up to :data:`INNER_FOLDS` folds of a training fold's rows, blocked by their groups, that choose a linear
+    probe's penalty; None when the rows hold fewer than 2 blocks."""
+    inner = min(INNER_FOLDS, len(np.unique(train_groups)))
+    return list(GroupKFold(n_splits=inner).split(train_groups, groups=train_groups)) if inner >= 2 else None
 
 
 @dataclass
@@ -143,11 +158,7 @@ def _predictions(
     """Fit on ``train``, predict ``test``; a training fold with a single class predicts that class."""
     if task.kind == "classification" and len(np.unique(task.target[train])) < 2:
         return np.full(len(test), task.target[train][0])
-    alpha_splits = None
-    if task.kind == "regression" and method == "linear":
-        inner = min(ALPHA_FOLDS, len(np.unique(groups[train])))
-        alpha_splits = list(GroupKFold(n_splits=inner).split(train, groups=groups[train])) if inner >= 2 else None
-    model = make_probe(task.kind, method, alpha_splits)
+    model = make_probe(task.kind, method, inner_folds(groups[train]) if method == "linear" else None)
     with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(features[train], task.target[train])
@@ -163,7 +174,7 @@ def cross_validate(
     embedding: str = "",
 ) -> ProbeResult:
     """Scores of ``method`` on ``features`` (``[N, D]``, rows aligned with the task's points) over ``folds``
-    (made from the spatial blocks ``groups``, which also fold the training rows to choose ridge's alpha).
+    (made from the spatial blocks ``groups``, which also fold the training rows to choose the linear probe's penalty).
 
     For ``method="knn"`` the features are ignored: the reference interpolates on the points' unit vectors.
     """

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from core.coords import sample_sphere
+from core.coords import unit_vectors
 from core.probes import ProbeTask, block_groups, blocked_folds, choose_block_resolution, run_probes
+from core.probes.cv import INNER_FOLDS, LOGISTIC_CS, inner_folds, make_probe
 
 
 def _points(n: int, seed: int = 1) -> np.ndarray:
@@ -67,3 +69,18 @@ def test_classification_scores_and_out_of_fold_predictions():
     assert report.result("hemisphere", "lonlat").mean("macro_f1") > 0.95
     assert set(report.result("hemisphere", "xyz").oof.tolist()) <= {0, 1}
     assert list(report.table().index) == ["xyz", "lonlat"]
+
+
+
+def test_the_linear_probes_choose_their_penalty_on_blocked_inner_folds():
+    lonlat = _points(900, seed=4)
+    groups, _ = block_groups(lonlat, resolution=1)
+    train, _ = blocked_folds(groups)[0]
+    inner = inner_folds(groups[train])
+    assert len(inner) == INNER_FOLDS
+    for fit_rows, score_rows in inner:
+        assert not set(groups[train][fit_rows]) & set(groups[train][score_rows]), "a block on both sides of an inner fold"
+    bands = np.digitize(lonlat[train, 1], [-30, 30])
+    probe = make_probe("classification", "linear", inner).fit(unit_vectors(lonlat[train]), bands)
+    assert probe[-1].C_ in LOGISTIC_CS and probe.score(unit_vectors(lonlat[train]), bands) > 0.9
+    assert inner_folds(np.array(["one block"] * 5)) is None
