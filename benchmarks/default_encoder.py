@@ -3,8 +3,8 @@
 Pre-trains ``python -m core pretrain``'s default config (no arguments; image features extracted and
 cached once, so a second run of this script times the training alone) into a fresh run folder, timed
 with the load averages of this shared machine, then probes under the same spatially blocked folds:
-raw (lon, lat), xyz, every bare positional encoding (registry defaults), the untrained network (the
-run's own encoder and embedding layer at its seeded initial weights, labelled ``untrained:<encoding>``),
+raw (lon, lat), xyz, every bare positional encoding (registry defaults), the untrained network
+(``untrained:run:…``: the run's own encoder and embedding layer at random weights from its seed),
 the pretrained GeoCLIP encoder and the pretrained run at its configured embedding
 layer (``location.embedding``) and at the network output. Prints the probe table (linear probe:
 accuracy for classification, R² for regression; mean over folds) and, per task, whether the default
@@ -20,17 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from benchmarks.timing import load_text
-from core.location import ENCODINGS, build_location_encoder
-from core.probes import EMBEDDED_TASKS, EmbeddingSpec, embed, embedded_task, run_probes
-from core.train.config import RunConfig, load_config
+from core.location import ENCODINGS
+from core.probes import EMBEDDED_TASKS, embedded_task, run_probes
+from core.train.config import load_config
 from core.train.runner import run
 
 SKIPPED_BARE = {"geoclip", "wrap_ffn"}  # geoclip is probed as the pretrained encoder; wrap_ffn is wrap's features
-
 
 
 def pretrain_default(overrides: list[str], run_dir: Path) -> tuple[Path, str, float, float]:
@@ -39,21 +35,6 @@ def pretrain_default(overrides: list[str], run_dir: Path) -> tuple[Path, str, fl
     started, cpu = time.perf_counter(), time.process_time()
     summary = run(config, run_dir)
     return summary.run_dir, config.location_config().embedding, time.perf_counter() - started, time.process_time() - cpu
-
-
-def untrained_recipe_embedding(config: RunConfig):
-    """An embed function for :func:`run_probes` that answers ``untrained:*`` with the run's own location
-    encoder (same encoding, network and embedding layer) at its seeded initial weights."""
-
-    def embed_fn(spec: EmbeddingSpec, lonlat: np.ndarray) -> np.ndarray:
-        if spec.kind != "untrained":
-            return embed(spec, lonlat)
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(config.seed)
-            encoder = build_location_encoder(config.location_config()).eval()
-            return encoder.embed(torch.as_tensor(lonlat, dtype=torch.float32)).numpy()
-
-    return embed_fn
 
 
 def main() -> None:
@@ -71,14 +52,12 @@ def main() -> None:
         print(f"default pre-training (features cached or extracted, then training): {seconds:.1f} s wall, {cpu:.1f} s CPU "
               f"(this process, all threads; wall / 2 cores would be {cpu / 2:.1f} s unshared); {load_text()}", flush=True)
     default = f"run:{run_dir}:{layer}"
-    run_config = load_config(run_dir / "config.yaml")
-    encoding = run_config.location["encoding"]
-    baselines = ["lonlat", "xyz", *(f"encoding:{name}" for name in ENCODINGS if name not in SKIPPED_BARE), f"untrained:{encoding}", "geoclip"]
+    baselines = ["lonlat", "xyz", *(f"encoding:{name}" for name in ENCODINGS if name not in SKIPPED_BARE), f"untrained:run:{run_dir}", "geoclip"]
     embeddings = [*baselines, f"run:{run_dir}:output", default]
 
     started = time.perf_counter()
     tasks = [embedded_task(name, args.points) for name in EMBEDDED_TASKS]
-    report = run_probes(embeddings, tasks, knn=False, embed_fn=untrained_recipe_embedding(run_config))
+    report = run_probes(embeddings, tasks, knn=False)
     print(f"probes: {time.perf_counter() - started:.1f} s; {load_text()}\n", flush=True)
     print(report.to_markdown(), flush=True)
 

@@ -78,7 +78,7 @@ def _add_probe_parser(sub) -> None:
         description="Embeddings: lonlat, xyz, geoclip, encoding:NAME[:k=v,...] (a bare positional encoding), "
         f"untrained:NAME, run:PATH[:{'|'.join(RUN_LAYERS)}]. Tasks: {', '.join(EMBEDDED_TASKS)}, or a CSV of lon,lat,target.",
     )
-    probe.add_argument("--embedding", action="append", default=[], help="an embedding to probe (repeat; default: baselines, GeoCLIP, newest pretrain run)")
+    probe.add_argument("--embedding", action="append", default=[], help="an embedding to probe (repeat; default: baselines, GeoCLIP, the newest pretrain run and its recipe untrained)")
     probe.add_argument("--task", action="append", default=[], help="an embedded task or a CSV file (repeat; default: all embedded tasks)")
     probe.add_argument("--points", type=int, default=DEFAULT_POINTS, help="points drawn for each embedded task")
     probe.add_argument("--seed", type=int, default=0, help="seed of the embedded tasks' points and of the folds")

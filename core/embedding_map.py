@@ -89,6 +89,26 @@ class EncoderChoice:
         return f"pretrained {self.name}"
 
 
+def location_run_config(run_dir: Path) -> RunConfig:
+    """The config of a run that has a location encoder (pretrain or finetune); :class:`CheckpointError` otherwise."""
+    try:
+        config = RunConfig.from_yaml((run_dir / "config.yaml").read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{run_dir}: not a GeoCSP run (config.yaml missing)") from None
+    if config.stage not in RUN_STAGES:
+        raise CheckpointError(f"{run_dir}: a {config.stage} run has no location encoder")
+    return config
+
+
+def untrained_run_encoder(run_dir: Path | str) -> LocationEncoder:
+    """A run's location encoder (same encoding, network, size and embedding layer) at random weights drawn
+    from the run's seed, in eval mode: the untrained baseline of exactly that recipe. Reads only ``config.yaml``."""
+    config = location_run_config(Path(run_dir))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return build_location_encoder(config.location_config()).eval()
+
+
 def run_location_encoder(run_dir: Path | str) -> LocationEncoder:
     """The location encoder of a trained run (its best checkpoint), in eval mode.
 
@@ -96,12 +116,7 @@ def run_location_encoder(run_dir: Path | str) -> LocationEncoder:
     encoder under ``location.``; only those weights are read, so no dataset or features are loaded.
     """
     run_dir = Path(run_dir)
-    try:
-        config = RunConfig.from_yaml((run_dir / "config.yaml").read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{run_dir}: not a GeoCSP run (config.yaml missing)") from None
-    if config.stage not in RUN_STAGES:
-        raise CheckpointError(f"{run_dir}: a {config.stage} run has no location encoder")
+    config = location_run_config(run_dir)
     path = run_dir / "checkpoints" / BEST / MODEL_FILE
     try:
         weights = load_file(str(path))

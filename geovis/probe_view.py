@@ -45,7 +45,8 @@ def cached_embed(spec: EmbeddingSpec, lonlat: np.ndarray) -> np.ndarray:
 
 
 def embedding_options() -> tuple[list[str], list[str]]:
-    """(every embedding the page offers, those selected by default: the baselines, GeoCLIP and the newest run)."""
+    """(every embedding the page offers, those selected by default: the baselines, GeoCLIP and the newest run;
+    untrained networks are offered, not selected)."""
     from geovis.embedding_layers import trained_runs
 
     defaults = default_embeddings()
@@ -58,8 +59,9 @@ def embedding_options() -> tuple[list[str], list[str]]:
 
 def embedding_label(name: str) -> str:
     """How an embedding is named in pickers (a run by its folder name)."""
-    if name.startswith("run:"):
-        return "run " + name.rsplit("/", 1)[-1]
+    for prefix, shown in (("run:", "run "), ("untrained:run:", "untrained run ")):
+        if name.startswith(prefix):
+            return shown + name.removeprefix(prefix).rsplit("/", 1)[-1]
     return name
 
 

@@ -6,6 +6,8 @@
 ``encoding:NAME[:k=v,k=v]``            a bare positional encoding of the registry (:mod:`core.location.registry`),
                                        e.g. ``encoding:spherical_harmonics:degree=10``, ``encoding:theory``
 ``untrained:NAME``                     the encoding with its default network, randomly initialised (seed 0)
+``untrained:run:PATH``                 a run's own recipe (encoding, network, size, embedding layer) at random
+                                       weights from the run's seed: the untrained baseline of that run
 ``geoclip``                            GeoCLIP's released location encoder (512-d)
 ``run:PATH[:LAYER]``                   a trained run's location encoder (pretrain or finetune run folder);
                                        LAYER is one of :data:`RUN_LAYERS` (default ``embedding``: the layer
@@ -42,7 +44,7 @@ RUN_LAYERS = {
     "encoding": "the positional encoding in front of the network",
     "concat": "the positional encoding and the network output, side by side",
 }
-KINDS = ("lonlat", "xyz", "encoding", "untrained", "geoclip", "run")
+KINDS = ("lonlat", "xyz", "encoding", "untrained", "untrained_run", "geoclip", "run")
 #: The baselines and bare encodings every probe table starts with.
 BASELINE_EMBEDDINGS = (
     "lonlat", "xyz", "encoding:wrap", "encoding:theory", "encoding:spherical_harmonics:degree=10", "untrained:theory",
@@ -71,6 +73,8 @@ class EmbeddingSpec:
             return self.kind
         if self.kind == "run":
             return f"run:{Path(self.name).name}" + ("" if self.layer == "embedding" else f":{self.layer}")
+        if self.kind == "untrained_run":
+            return f"untrained:run:{Path(self.name).name}"
         options = ",".join(f"{key}={value}" for key, value in sorted(self.params.items()))
         return f"{self.kind}:{self.name}" + (f":{options}" if options else "")
 
@@ -83,6 +87,10 @@ def parse_embedding(text: str) -> EmbeddingSpec:
         if rest:
             raise EmbeddingError(f"{text!r}: {kind!r} takes no options")
         return EmbeddingSpec(kind)
+    if kind == "untrained" and rest.startswith("run:"):
+        if not rest.removeprefix("run:"):
+            raise EmbeddingError(f"{text!r}: give a run folder, e.g. untrained:run:runs/pretrain-…")
+        return EmbeddingSpec("untrained_run", rest.removeprefix("run:"))
     if kind in ("encoding", "untrained"):
         name, _, options = rest.partition(":")
         if name not in ENCODINGS:
@@ -97,7 +105,9 @@ def parse_embedding(text: str) -> EmbeddingSpec:
         if not path:
             raise EmbeddingError(f"{text!r}: give a run folder, e.g. run:runs/pretrain-…[:{'|'.join(RUN_LAYERS)}]")
         return EmbeddingSpec("run", path, layer=layer)
-    raise EmbeddingError(f"{text!r}: unknown embedding; use one of lonlat, xyz, geoclip, encoding:NAME[:k=v], untrained:NAME, run:PATH[:LAYER]")
+    raise EmbeddingError(
+        f"{text!r}: unknown embedding; use one of lonlat, xyz, geoclip, encoding:NAME[:k=v], untrained:NAME, untrained:run:PATH, run:PATH[:LAYER]"
+    )
 
 
 def _parse_options(text: str, options: str) -> dict[str, Any]:
@@ -113,7 +123,7 @@ def _parse_options(text: str, options: str) -> dict[str, Any]:
 
 def default_embeddings(runs_root: Path | None = None) -> list[str]:
     """:data:`BASELINE_EMBEDDINGS`, GeoCLIP when its weights are installed, and the newest usable pre-training
-    run under ``runs_root`` (default: the runs folder), if any."""
+    run under ``runs_root`` (default: the runs folder), if any, after its own recipe untrained."""
     from core.predict import usable_runs
 
     names = list(BASELINE_EMBEDDINGS)
@@ -121,7 +131,7 @@ def default_embeddings(runs_root: Path | None = None) -> list[str]:
         names.append("geoclip")
     runs = usable_runs("pretrain", runs_root)
     if runs:
-        names.append(f"run:{runs[0].run_dir}")
+        names += [f"untrained:run:{runs[0].run_dir}", f"run:{runs[0].run_dir}"]
     return names
 
 
@@ -150,6 +160,8 @@ def load_spec_encoder(spec: EmbeddingSpec) -> LocationEncoder:
             return build_location_encoder({"encoding": spec.name, "encoding_params": dict(spec.params)}).eval()
         if spec.kind == "run":
             return em.run_location_encoder(spec.name)
+        if spec.kind == "untrained_run":
+            return em.untrained_run_encoder(spec.name)
         choice = em.EncoderChoice("pretrained", "geoclip") if spec.kind == "geoclip" else em.EncoderChoice("untrained", spec.name)
         return em.load_encoder(choice)
     except (em.EncoderLoadError, CheckpointError, ConfigError, OSError) as error:

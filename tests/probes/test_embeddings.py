@@ -68,3 +68,21 @@ def test_a_trained_runs_layers(tiny_runs):  # noqa: F811
     assert embed(f"{run}:concat", POINTS).shape == (3, 24 + encoder.output_dim)
     assert parse_embedding(f"{run}:concat").label == f"run:{tiny_runs.location.name}:concat"
 
+
+def test_a_runs_own_recipe_untrained(tiny_runs):  # noqa: F811
+    """``untrained:run:PATH`` is the run's encoder and embedding layer at random weights from the run's seed."""
+    from core.train.config import load_config
+
+    config = load_config(tiny_runs.location / "config.yaml")
+    torch.manual_seed(config.seed)
+    fresh = build_location_encoder(config.location_config()).eval()
+    untrained = embed(f"untrained:run:{tiny_runs.location}", POINTS)
+    assert np.allclose(untrained, fresh.embed(torch.as_tensor(POINTS, dtype=torch.float32)).detach().numpy(), atol=1e-6)
+    assert untrained.shape == embed(f"run:{tiny_runs.location}", POINTS).shape
+    assert not np.allclose(untrained, embed(f"run:{tiny_runs.location}", POINTS), atol=1e-3)
+    assert parse_embedding(f"untrained:run:{tiny_runs.location}").label == f"untrained:run:{tiny_runs.location.name}"
+    with pytest.raises(EmbeddingError, match="give a run folder"):
+        parse_embedding("untrained:run:")
+    with pytest.raises(EmbeddingError, match="not a GeoCSP run"):
+        embed("untrained:run:/nonexistent/run", POINTS)
+
