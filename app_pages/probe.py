@@ -53,7 +53,7 @@ if st.button("Run probes", type="primary", key="probe_run", disabled=not (names 
     try:
         tasks = [view.cached_task(name, n_points, 0) for name in names] + tasks
         report = run_probes(
-            embeddings, tasks, n_folds=int(n_folds), knn=knn, embed_fn=view.cached_embed,
+            embeddings, tasks, n_folds=int(n_folds), knn=knn, embed_fn=view.cached_embed, score_fn=view.cached_cross_validate,
             progress=lambda fraction, message: bar.progress(fraction, text=escape_markdown(message)),
         )
     except (ValueError, OSError, RuntimeError) as error:  # a bad run, task or embedding: a message, not a traceback

@@ -1,17 +1,20 @@
 """What the Probe page shows: embedding choices, cached tasks and embeddings, the bar chart and the residual map.
 
 Embedded tasks are cached on disk by :mod:`core.probes.tasks` and here per process; embeddings are cached
-per (embedding, point set), so running the probes again with one more embedding only embeds that one.
+per (embedding, point set) and probe scores per (features, task, folds), so running the probes again with one
+more embedding only embeds and probes that one.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import folium
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.probes import ProbeReport, ProbeTask, default_embeddings, embed, embedded_task
+from core.probes import ProbeReport, ProbeResult, ProbeTask, cross_validate, default_embeddings, embed, embedded_task
 from core.probes.embeddings import EmbeddingSpec
 from core.probes.suite import points_digest
 from geovis import maps
@@ -42,6 +45,23 @@ def cached_embed(spec: EmbeddingSpec, lonlat: np.ndarray) -> np.ndarray:
     """:func:`core.probes.embed`, cached per (embedding, point set) across reruns and sessions."""
     key = f"{spec.kind}:{spec.name}:{spec.layer}:{sorted(spec.params.items())}"
     return _cached_embedding(key, points_digest(lonlat), spec, lonlat)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached_scores(key: str, _features: np.ndarray, _task: ProbeTask, _groups: np.ndarray, _folds: list, method: str, embedding: str) -> ProbeResult:
+    return cross_validate(_features, _task, _groups, _folds, method, embedding)
+
+
+def cached_cross_validate(
+    features: np.ndarray, task: ProbeTask, groups: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], method: str = "linear", embedding: str = ""
+) -> ProbeResult:
+    """:func:`core.probes.cross_validate`, cached per (features, task, folds, method) across reruns and sessions."""
+    digest = hashlib.sha256()
+    blocks = np.unique(np.asarray(groups).astype(str), return_inverse=True)[1]
+    for array in (features, task.lonlat, task.target, blocks, *(index for fold in folds for index in fold)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(f"{task.name}|{task.kind}|{method}|{len(folds)}|{features.shape}|{features.dtype}".encode())
+    return _cached_scores(digest.hexdigest(), features, task, groups, folds, method, embedding)
 
 
 def embedding_options() -> tuple[list[str], list[str]]:

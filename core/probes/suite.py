@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.probes.cv import DEFAULT_FOLDS, block_groups, blocked_folds, cross_validate
+from core.probes.cv import DEFAULT_FOLDS, ProbeResult, block_groups, blocked_folds, cross_validate
 from core.probes.embeddings import EmbeddingSpec, as_spec, embed
 from core.probes.report import ProbeReport
 from core.probes.csv_task import read_task_csv
@@ -18,6 +18,8 @@ from core.probes.tasks import DEFAULT_POINTS, EMBEDDED_TASKS, ProbeTask, TaskKin
 Progress = Callable[[float, str], None]
 #: How features are computed: (spec, lonlat [N, 2]) -> [N, D]; the app passes a cached one.
 EmbedFunction = Callable[[EmbeddingSpec, np.ndarray], np.ndarray]
+#: How a probe is scored: :func:`~core.probes.cv.cross_validate`'s signature; the app passes a cached one.
+ScoreFunction = Callable[..., ProbeResult]
 
 
 def load_task(
@@ -47,6 +49,7 @@ def run_probes(
     knn: bool = True,
     progress: Progress | None = None,
     embed_fn: EmbedFunction = embed,
+    score_fn: ScoreFunction = cross_validate,
 ) -> ProbeReport:
     """Cross-validated linear probes of each embedding (and, with ``knn``, the k-NN reference) on each task.
 
@@ -72,12 +75,12 @@ def run_probes(
             key = (spec.label if spec.kind not in ("run", "untrained_run") else f"{spec.kind}:{spec.name}:{spec.layer}", digest)
             if key not in features_of:
                 features_of[key] = embed_fn(spec, task.lonlat)
-            report.results.append(cross_validate(features_of[key], task, groups, folds, "linear", spec.label))
+            report.results.append(score_fn(features_of[key], task, groups, folds, "linear", spec.label))
             done += 1
         if knn:
             if progress:
                 progress(done / steps, f"{task.name}: k-NN reference")
-            report.results.append(cross_validate(np.zeros((len(task), 0)), task, groups, folds, "knn"))
+            report.results.append(score_fn(np.zeros((len(task), 0)), task, groups, folds, "knn"))
             done += 1
     if progress:
         progress(1.0, "done")
