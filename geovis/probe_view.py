@@ -43,8 +43,7 @@ def _cached_embedding(label: str, digest: str, _spec: EmbeddingSpec, _lonlat: np
 
 def cached_embed(spec: EmbeddingSpec, lonlat: np.ndarray) -> np.ndarray:
     """:func:`core.probes.embed`, cached per (embedding, point set) across reruns and sessions."""
-    key = f"{spec.kind}:{spec.name}:{spec.layer}:{sorted(spec.params.items())}"
-    return _cached_embedding(key, points_digest(lonlat), spec, lonlat)
+    return _cached_embedding(spec.key, points_digest(lonlat), spec, lonlat)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

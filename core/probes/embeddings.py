@@ -67,6 +67,11 @@ class EmbeddingSpec:
     layer: str = "embedding"
 
     @property
+    def key(self) -> str:
+        """Everything that identifies the embedding (runs by their full path, unlike :attr:`label`): a cache key."""
+        return f"{self.kind}:{self.name}:{self.layer}:{sorted(self.params.items())}"
+
+    @property
     def label(self) -> str:
         """The spec as text (parses back with :func:`parse_embedding`); runs are shown by folder name."""
         if self.kind in ("lonlat", "xyz", "geoclip"):

@@ -72,7 +72,7 @@ def run_probes(
         for spec in specs:
             if progress:
                 progress(done / steps, f"{task.name}: {spec.label}")
-            key = (spec.label if spec.kind not in ("run", "untrained_run") else f"{spec.kind}:{spec.name}:{spec.layer}", digest)
+            key = (spec.key, digest)
             if key not in features_of:
                 features_of[key] = embed_fn(spec, task.lonlat)
             report.results.append(score_fn(features_of[key], task, groups, folds, "linear", spec.label))
