@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from core.location import (
     ENCODINGS,
     ConfigError,
     LocationEncoder,
+    LocationEncoderConfig,
     PretrainedUnavailable,
     build_location_encoder,
     load_pretrained_geoclip,
@@ -104,9 +105,15 @@ def untrained_run_encoder(run_dir: Path | str) -> LocationEncoder:
     """A run's location encoder (same encoding, network, size and embedding layer) at random weights drawn
     from the run's seed, in eval mode: the untrained baseline of exactly that recipe. Reads only ``config.yaml``."""
     config = location_run_config(Path(run_dir))
+    return seeded_encoder(config.location_config(), config.seed)
+
+
+def seeded_encoder(config: LocationEncoderConfig | dict[str, Any], seed: int) -> LocationEncoder:
+    """A location encoder built from ``config`` with its random weights drawn from ``seed`` (the global torch
+    generator is left as it was), in eval mode."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        return build_location_encoder(config.location_config()).eval()
+        torch.manual_seed(seed)
+        return build_location_encoder(config).eval()
 
 
 def run_location_encoder(run_dir: Path | str) -> LocationEncoder:
@@ -143,9 +150,7 @@ def load_encoder(choice: EncoderChoice) -> LocationEncoder:
                 raise EncoderLoadError(f"unknown pretrained encoder {choice.name!r}; only 'geoclip' exists")
             return load_pretrained_geoclip()
         if choice.source == "untrained":
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(choice.seed)
-                return build_location_encoder({"encoding": choice.name, "encoding_params": _seeded_params(choice)}).eval()
+            return seeded_encoder({"encoding": choice.name, "encoding_params": _seeded_params(choice)}, choice.seed)
     except (CheckpointError, ConfigError, PretrainedUnavailable, OSError) as error:
         raise EncoderLoadError(f"{choice.label}: {error}") from error
     raise EncoderLoadError(f"unknown encoder source {choice.source!r}")
