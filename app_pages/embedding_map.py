@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from core import embedding_map as em
+from core.workflows import embedding_map as em
+from core.location import loading as encoders
 from core.data.base import GeoImageDataset
 from core.gis.tables import embedding_layer
 from core.location import ENCODINGS, geoclip_status
-from core.starter import BUILD_COMMAND
+from core.workflows.starter import BUILD_COMMAND
 from core.train.records import default_run_index
 from geovis import app_state, gis_widgets, maps, region_picker
 from geovis import embedding_layers as layers
@@ -37,7 +38,7 @@ if source == "run":
         "Run", runs, index=default_run_index(runs, prefer_stage="pretrain"), format_func=lambda r: f"{r.name} · {r.stage}",
         help="Pre-training and fine-tuning runs; the last pre-training run finished is chosen first",
     )
-    choice = em.EncoderChoice("run", str(run.run_dir))
+    choice = encoders.EncoderChoice("run", str(run.run_dir))
 elif source == "untrained":
     if not runs:
         encoder_column.caption(
@@ -47,13 +48,13 @@ elif source == "untrained":
     names = list(ENCODINGS)
     encoding = encoder_column.selectbox("Encoding", names, index=names.index("theory"), help="built with default params")
     seed = int(encoder_column.number_input("Seed", min_value=0, value=0, step=1))
-    choice = em.EncoderChoice("untrained", encoding, seed)
+    choice = encoders.EncoderChoice("untrained", encoding, seed)
 else:
     available, reason = geoclip_status()
     if not available:
         encoder_column.warning(f"GeoCLIP's pretrained encoder is not available here: {reason}")
         st.stop()
-    choice = em.EncoderChoice("pretrained", "geoclip")
+    choice = encoders.EncoderChoice("pretrained", "geoclip")
     encoder_column.caption("GeoCLIP's released location encoder (512-d).")
 
 st.session_state.setdefault(layers.RESOLUTION_KEY, 2)
@@ -93,7 +94,7 @@ with st.expander("GIS: download the hexagons, or embed places from a file"):
     if places is not None:
         try:
             place_table = layers.embedded_places(choice, embedded, view, resolution, *places, vector)
-        except em.EncoderLoadError as error:
+        except encoders.EncoderLoadError as error:
             st.error(f"The places could not be embedded: {escape_markdown(error)}")
         else:
             st.caption(f"{len(place_table):,} places embedded; cluster: that of the shown hexagon each lies in (-1: none)")

@@ -4,7 +4,7 @@ and its embedding dimensions or principal components on the globe; two encoders 
 import streamlit as st
 from streamlit_folium import st_folium
 
-from core import encoder_inspector as ei
+from core.workflows import encoder_inspector as ei
 from core.coords import CoordinateError
 from geovis import app_state, browse, map_clicks, maps, prediction
 from geovis import inspector_charts as charts

@@ -4,7 +4,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from core.data.images import FORMAT_NAMES
-from core.predict import DISTRIBUTIONS, Photo, top_k
+from core.workflows.predict import DISTRIBUTIONS, Photo, top_k
 from core.train.records import RunRecord
 from geovis import app_state, browse, geolocation, map_clicks, maps, prediction, predictor_state
 from geovis.assets import MissingAssetsError

@@ -10,10 +10,10 @@ from core.image.registry import list_image_encoders
 from core.location import ENCODINGS, NETWORKS, ConfigError, LocationEncoderConfig
 from core.location.config import EMBEDDINGS
 from core.objectives import PRETRAINING_OBJECTIVES
-from core.sweep import DEFAULT_ENCODINGS, DEFAULT_RATIOS, DEFAULT_SEEDS, SweepPlan
-from core.train import jobs
+from core.workflows.sweep import DEFAULT_ENCODINGS, DEFAULT_RATIOS, DEFAULT_SEEDS, SweepPlan
+from core.workflows import jobs
 from core.train.config import RunConfig
-from core.train.jobs import Job
+from core.workflows.jobs import Job
 from core.train.negatives import NEGATIVE_SAMPLERS
 from core.train.records import compare_runs, list_runs, list_sweeps, runs_root
 from geovis import app_state, training_charts

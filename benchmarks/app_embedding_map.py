@@ -2,7 +2,7 @@
 
 Targets: the world at resolution 2 (5 882 hexes) computed and rendered in < 2 s (issue 6); with GeoCLIP's
 pretrained encoder (``--geoclip``) at resolution 3 (41 162 hexes), < 2 s after the first time on a machine
-(issue 14: its grid embeddings are cached on disk, :mod:`core.embedding_cache`). Times, per resolution:
+(issue 14: its grid embeddings are cached on disk, :mod:`core.workflows.embedding_cache`). Times, per resolution:
 embedding the cell centres (encoder built, forward pass; for GeoCLIP, read from the disk cache after a server
 start), k-means clustering, the hex layer's GeoJSON, the map's HTML as ``st_folium`` renders it (bare mode,
 no browser), and the total, for the first map after a server start (cell geometry, and GeoCLIP's embeddings,
@@ -28,8 +28,8 @@ import numpy as np
 from streamlit.logger import set_log_level
 from streamlit_folium import st_folium
 
-from core import embedding_cache
-from core import embedding_map as em
+from core.workflows import embedding_cache
+from core.location import loading as encoders
 from core.hexgrid import cell_polygon
 from geovis import embedding_layers as layers
 from geovis.hex_layer import hex_layer_json, world_geometry
@@ -62,19 +62,19 @@ def geojson_seconds(cells: list[str], colors: list[str], tooltips: list[str] | N
     return geojson, seconds
 
 
-def embedding_seconds(choice: em.EncoderChoice, resolution: int) -> tuple[list[str], np.ndarray, dict[str, float]]:
+def embedding_seconds(choice: encoders.EncoderChoice, resolution: int) -> tuple[list[str], np.ndarray, dict[str, float]]:
     """The world's cells and embeddings by ``choice``, and the embedding time the first time on a machine (no
     disk cache anywhere) and after a server start (the disk cache, if ``choice`` has one, already written)."""
     seconds = {}
     with tempfile.TemporaryDirectory() as empty_cache, mock.patch.dict(os.environ, {"GEOCSP_CACHE": empty_cache}):
         for case in ("first", "restart"):
             (cells, embeddings), seconds[case] = timed(
-                lambda: embedding_cache.grid_embeddings(choice, resolution, None, lambda: em.load_encoder(choice))
+                lambda: embedding_cache.grid_embeddings(choice, resolution, None, lambda: encoders.load_choice(choice))
             )
     return cells, embeddings, seconds
 
 
-def measure(choice: em.EncoderChoice, resolution: int, k: int) -> dict[str, float]:
+def measure(choice: encoders.EncoderChoice, resolution: int, k: int) -> dict[str, float]:
     """Seconds per stage for the world at ``resolution``, totals per cache state, hexes and layer MB."""
     cells, embeddings, embed_s = embedding_seconds(choice, resolution)
     (clusters, colors, tooltips), cluster_s = timed(lambda: layers.colour_cells(embeddings, layers.Colouring("kmeans", k)))
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per resolution; medians are printed (default 3)")
     args = parser.parse_args(argv)
     set_log_level("error")  # st_folium outside `streamlit run` warns about the missing runtime
-    choice = em.EncoderChoice("pretrained", "geoclip") if args.geoclip else em.EncoderChoice("untrained", args.encoding)
+    choice = encoders.EncoderChoice("pretrained", "geoclip") if args.geoclip else encoders.EncoderChoice("untrained", args.encoding)
     print(f"{choice.label}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; medians of {args.repeat} runs")
     for resolution in args.resolutions:
         runs = [measure(choice, resolution, args.k) for _ in range(args.repeat)]

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from benchmarks.timing import median_seconds
-from core import embedding_map as em
-from core import encoder_inspector as ei
+from core.location import loading as encoders
+from core.workflows import encoder_inspector as ei
 from core.location import geoclip_status
 from geovis import inspector_charts as charts
 
@@ -35,7 +35,7 @@ POINT = (2.35, 48.85)
 
 def click(encoder, world: np.ndarray, raster: ei.WorldRaster) -> None:
     """What the page computes on a click, for one encoder."""
-    center = em.embed_lonlat(encoder, np.asarray([POINT]))[0]
+    center = encoders.embed_lonlat(encoder, np.asarray([POINT]))[0]
     charts.globe_figure(raster, ei.kernel(world, center), "kernel", POINT)
     grid, local = ei.local_kernel(encoder, POINT, 1000.0)
     charts.local_figure(grid, local, "zoom")

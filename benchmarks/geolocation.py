@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.timing import median_seconds
-from core.geolocate import GallerySpec, Geolocation, Geolocator, GridSpec
+from core.workflows.geolocate import GallerySpec, Geolocation, Geolocator, GridSpec
 from core.train.config import RunConfig
 from core.train.data import open_dataset
 from core.train.runner import run

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from core.data.paths import PROJECT_ROOT
-from core.starter import STARTER_STAGES
+from core.workflows.starter import STARTER_STAGES
 
 DATA_STEPS = {
     "default dataset": ["-m", "core.data", "build-default"],

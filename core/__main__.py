@@ -34,7 +34,7 @@ def build_parser(prog: str = "python -m core") -> argparse.ArgumentParser:
         stage.add_argument("--config", type=Path, help="YAML run config (defaults when omitted)")
         stage.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value (dotted keys)")
         if command == "sweep":
-            from core.sweep import SweepPlan
+            from core.workflows.sweep import SweepPlan
 
             plan = SweepPlan()
             stage.add_argument("--encodings", type=_csv(str), default=plan.encodings)
@@ -63,7 +63,7 @@ def build_parser(prog: str = "python -m core") -> argparse.ArgumentParser:
     geolocate.add_argument("--out", type=Path, default=None, help="folder for geolocation-<split>.md/.csv (default: the run folder)")
     add_export_parser(sub)
     _add_probe_parser(sub)
-    starter = sub.add_parser("starter", help="build (or check) the starter runs the app uses on first open (core.starter)")
+    starter = sub.add_parser("starter", help="build (or check) the starter runs the app uses on first open (core.workflows.starter)")
     starter.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value of every starter run")
     starter.add_argument("--runs", type=Path, default=None, help="runs folder (default: runs/ or GEOCSP_RUNS)")
     return parser
@@ -139,7 +139,7 @@ def _train(config, args) -> int:
 
 
 def _sweep(config, args) -> int:
-    from core.sweep import SweepPlan, label_budget_sweep
+    from core.workflows.sweep import SweepPlan, label_budget_sweep
     from core.train.runner import new_run_dir
 
     plan = SweepPlan(
@@ -164,7 +164,7 @@ def _sweep(config, args) -> int:
 
 
 def _starter(args) -> int:
-    from core.starter import build_starters
+    from core.workflows.starter import build_starters
 
     bars: list[tqdm] = []
     verbs = {"skip": "up to date, skipped", "resume": "resuming from its last checkpoint", "train": "training"}
@@ -212,8 +212,8 @@ def _evaluate(args) -> int:
 
 
 def _geolocate(args) -> int:
-    from core.geolocate import Geolocator, GridSpec
-    from core.geolocation_eval import evaluate_geolocation
+    from core.workflows.geolocate import Geolocator, GridSpec
+    from core.workflows.geolocation_eval import evaluate_geolocation
 
     geolocator = Geolocator(args.run)
     grid = GridSpec(args.resolution, args.coarse_resolution)

@@ -20,7 +20,7 @@ from geovis import imports, maps
 
 _USER_DATASET = "geocsp_user_dataset"
 #: What the model pages need (torch, encoders, the trainer): not imported by Overview, warmed up after it.
-WARM_UP_MODULES = ("core.predict", "core.embedding_map", "core.train.jobs")
+WARM_UP_MODULES = ("core.workflows.predict", "core.workflows.embedding_map", "core.workflows.jobs")
 _SAVED_FORM = "geocsp_saved_form"
 FORM_PREFIX = "pt_"
 """Widget keys starting with this (the Pre-train form's settings) keep their values across page switches."""

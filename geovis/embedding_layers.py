@@ -22,8 +22,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import embedding_cache
-from core import embedding_map as em
+from core.workflows import embedding_cache
+from core.workflows import embedding_map as em
+from core.location import loading as encoders
 from core.data.base import GeoImageDataset
 from core.gis.tables import VectorColumns, embedded_places_layer
 from core.hexgrid import cells_of, cells_to_geojson
@@ -42,7 +43,7 @@ RESOLUTION_KEY = "embedding_resolution"
 REGION_KEY = "embedding"
 """Name of the page's region widgets (see :mod:`geovis.region_picker`)."""
 
-SOURCE_LABELS: dict[em.EncoderSource, str] = {
+SOURCE_LABELS: dict[encoders.EncoderSource, str] = {
     "run": "Trained run", "untrained": "Untrained (random weights)", "pretrained": "Pretrained GeoCLIP",
 }
 _SIMILAR_STYLE = {"color": "#ffff00", "weight": 2.5, "opacity": 1.0, "fill": False}
@@ -87,19 +88,19 @@ class EmbeddingView:
 
 def trained_runs() -> list[RunRecord]:
     """Finished pretrain/finetune runs with a best checkpoint, newest first."""
-    return [r for r in list_runs() if r.stage in em.RUN_STAGES and r.has_checkpoint()]
+    return [r for r in list_runs() if r.stage in encoders.RUN_STAGES and r.has_checkpoint()]
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the location encoder…")
-def cached_encoder(choice: em.EncoderChoice) -> LocationEncoder:
-    """:func:`core.embedding_map.load_encoder`, shared between sessions (errors are not cached)."""
-    return em.load_encoder(choice)
+def cached_encoder(choice: encoders.EncoderChoice) -> LocationEncoder:
+    """:func:`core.location.loading.load_choice`, shared between sessions (errors are not cached)."""
+    return encoders.load_choice(choice)
 
 
 @st.cache_resource(max_entries=6, show_spinner="Embedding the hexagons…")
-def cached_embeddings(choice: em.EncoderChoice, resolution: int, bbox: BBox | PolygonRegion | None) -> Embedded:
+def cached_embeddings(choice: encoders.EncoderChoice, resolution: int, bbox: BBox | PolygonRegion | None) -> Embedded:
     """Embeddings of the region's cell centres, cached per (encoder, resolution, region) in memory and, for
-    GeoCLIP, on disk once per machine (:mod:`core.embedding_cache`)."""
+    GeoCLIP, on disk once per machine (:mod:`core.workflows.embedding_cache`)."""
     cells, embeddings = embedding_cache.grid_embeddings(choice, resolution, bbox, lambda: cached_encoder(choice))
     embeddings.flags.writeable = False
     return Embedded(tuple(cells), embeddings)
@@ -122,7 +123,7 @@ def embedding_view(embedded: Embedded, colouring: Colouring) -> EmbeddingView:
 
 @st.cache_data(max_entries=16, show_spinner="Colouring the hexagons…")
 def cached_view(
-    choice: em.EncoderChoice, resolution: int, bbox: BBox | PolygonRegion | None, colouring: Colouring
+    choice: encoders.EncoderChoice, resolution: int, bbox: BBox | PolygonRegion | None, colouring: Colouring
 ) -> EmbeddingView:
     """:func:`embedding_view` of :func:`cached_embeddings`, cached per all the inputs."""
     return embedding_view(cached_embeddings(choice, resolution, bbox), colouring)
@@ -139,14 +140,14 @@ def embedding_folium_map(view: EmbeddingView, bbox: BBox | PolygonRegion | None,
 
 
 def embedded_places(
-    choice: em.EncoderChoice, embedded: Embedded, view: EmbeddingView, resolution: int,
+    choice: encoders.EncoderChoice, embedded: Embedded, view: EmbeddingView, resolution: int,
     lonlat: np.ndarray, places: gpd.GeoDataFrame, vector: VectorColumns,
 ) -> gpd.GeoDataFrame:
     """``places`` embedded by ``choice``'s encoder, with the k-means cluster of the shown hexagon each lies in
     (-1 outside them; with PCA colours every place gets -1) and the vectors as ``vector`` says."""
     positions = [embedded.index_of(cell) for cell in cells_of(lonlat, resolution).tolist()]
     clusters = [-1 if i is None or view.clusters is None else int(view.clusters[i]) for i in positions]
-    return embedded_places_layer(places, em.embed_lonlat(cached_encoder(choice), lonlat), clusters, vector)
+    return embedded_places_layer(places, encoders.embed_lonlat(cached_encoder(choice), lonlat), clusters, vector)
 
 
 def selection_overlay(similar: Sequence[str], clicked: str) -> folium.FeatureGroup:

@@ -3,7 +3,7 @@
 
 The section picks a CSP pre-training run and the candidates (the H3 grid at a resolution, or the run's
 training locations as a GPS gallery), τ, the density prior, the image-marginal correction (on by default, see
-:class:`core.geolocate.ImageMarginal`) and — on Predict, with the page's location model P(y | x) — a class,
+:class:`core.workflows.geolocate.ImageMarginal`) and — on Predict, with the page's location model P(y | x) — a class,
 then shows P(x | I) as a heatmap over H3 hexagons (probability per km², log scale, drawn
 with :mod:`geovis.hex_layer`), the 90 % credible region outlined, the top-5 places with their nearest GeoNames
 city and country and, when the true position is known, that position and the errors in km.
@@ -29,13 +29,13 @@ from streamlit_folium import st_folium
 from core.coords import haversine_km
 from core.data.base import GeoImageDataset
 from core.data.default_dataset import DefaultDataset
-from core.geolocate import (
+from core.workflows.geolocate import (
     GEOLOCATION_STAGE, MAX_FULL_RESOLUTION, MAX_RESOLUTION, TAU_RANGE, ClassCondition, GallerySpec, Geolocation,
     GeolocationError, Geolocator, GridSpec,
 )
 from core.hexgrid import cell_area_km2, cell_centers
 from core.places import nearest_places
-from core.predict import Photo, Predictor, usable_runs
+from core.workflows.predict import Photo, Predictor, usable_runs
 from core.train.records import RunRecord
 from core.gis.tables import heatmap_layer
 from geovis import app_state, gis_widgets, maps

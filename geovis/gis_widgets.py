@@ -82,10 +82,10 @@ def place_labels(places: gpd.GeoDataFrame) -> list[str]:
 
 @st.cache_data(max_entries=4, show_spinner="Summarising the zones…")
 def _zonal_summary(digest: str, run_dir: str, resolution: int, k: int, _zones: gpd.GeoDataFrame, _classifier) -> gpd.GeoDataFrame:
-    from core import embedding_map as em  # torch: imported only when a page summarises zones
+    from core.location import loading as encoders  # torch: imported only when a page summarises zones
     from core.gis.zonal import run_zonal_summary
 
-    return run_zonal_summary(_zones, _classifier, em.run_location_encoder(run_dir), resolution, k)
+    return run_zonal_summary(_zones, _classifier, encoders.run_location_encoder(run_dir), resolution, k)
 
 
 def zonal_summary(zones: gpd.GeoDataFrame, run_dir: str, resolution: int, k: int, classifier) -> gpd.GeoDataFrame:

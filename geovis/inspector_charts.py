@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.colors import get_colorscale
 
-from core.encoder_inspector import LocalGrid, ResolutionProfile, WorldRaster
+from core.workflows.encoder_inspector import LocalGrid, ResolutionProfile, WorldRaster
 from geovis import assets
 from geovis.colors import class_colors
 

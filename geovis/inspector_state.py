@@ -3,7 +3,7 @@ world embeddings, principal components and resolution profiles.
 
 Cost (``benchmarks/app_inspector.py``, 2 cores shared with a load average of 19, H3 resolution 2): a bare
 encoding's world grid 0.2–1.3 s, a click 0.5–0.8 s, a profile 0.7–2.3 s; GeoCLIP's world grid is read from
-its disk cache (:mod:`core.embedding_cache`) in 0.02 s (7 s the first time on a machine), a click 5.8 s (its
+its disk cache (:mod:`core.workflows.embedding_cache`) in 0.02 s (7 s the first time on a machine), a click 5.8 s (its
 zoomed kernel and the resolution at x₀: ~2 200 points through three 1024-wide MLPs), a profile 13 s (9 200
 points). Computing the globe kernel at every pixel on each click instead would cost GeoCLIP 19 s. The world
 grid, its principal components and each profile are computed once per encoder (and meridian) and shared
@@ -19,8 +19,8 @@ from typing import Literal
 import numpy as np
 import streamlit as st
 
-from core import embedding_map as em
-from core import encoder_inspector as ei
+from core.location import loading as encoders
+from core.workflows import encoder_inspector as ei
 from core.location import ENCODINGS, LocationEncoder, geoclip_status
 from geovis.embedding_layers import trained_runs
 
@@ -96,13 +96,13 @@ def pick_encoder(container, key: str, title: str) -> ei.InspectedEncoder | None:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the location encoder…")
 def cached_encoder(choice: ei.InspectedEncoder) -> LocationEncoder:
-    """:func:`core.encoder_inspector.load_inspected`, shared between sessions (errors are not cached)."""
+    """:func:`core.workflows.encoder_inspector.load_inspected`, shared between sessions (errors are not cached)."""
     return ei.load_inspected(choice)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Embedding the world grid…")
 def cached_world(choice: ei.InspectedEncoder, resolution: int) -> np.ndarray:
-    """The world grid's embeddings (:func:`core.encoder_inspector.world_embeddings`), read-only."""
+    """The world grid's embeddings (:func:`core.workflows.encoder_inspector.world_embeddings`), read-only."""
     embeddings = ei.world_embeddings(choice, resolution, lambda: cached_encoder(choice))
     embeddings.flags.writeable = False
     return embeddings
@@ -127,7 +127,7 @@ def world_raster(resolution: int) -> ei.WorldRaster:
 
 def center_embedding(choice: ei.InspectedEncoder, point: tuple[float, float]) -> np.ndarray:
     """The unit embedding of ``point`` (lon, lat) by the chosen encoder."""
-    return em.embed_lonlat(cached_encoder(choice), np.asarray([point]))[0]
+    return encoders.embed_lonlat(cached_encoder(choice), np.asarray([point]))[0]
 
 
 def distance_text(km: float) -> str:

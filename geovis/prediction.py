@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from core.hexgrid import cell_centers, world_cells
-from core.predict import ClassScore, Photo, Predictor
+from core.workflows.predict import ClassScore, Photo, Predictor
 from geovis.colors import class_color, class_colors, sequential_colors
 
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}

@@ -18,12 +18,12 @@ from core.coords import CoordinateError, LonLat
 from core.data.images import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageRejected
 from core.image.efficientnet import classify
 from core.places import find_places, typed_location
-from core.predict import (
+from core.workflows.predict import (
     IMAGE_STAGE, LOCATION_STAGE, ClassScore, Photo, Predictor, PredictorError, QuickPipeline, quick_pipeline_configs,
     read_photo, usable_runs,
 )
-from core.train import jobs
-from core.starter import BUILD_COMMAND
+from core.workflows import jobs
+from core.workflows.starter import BUILD_COMMAND
 from core.train.records import RunRecord, default_run_index, runs_root
 from geovis import app_state, prediction
 from geovis.markdown_text import escape_markdown

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.train.jobs import Job
+from core.workflows.jobs import Job
 from geovis.colors import class_colors
 
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white", "height": 320}

@@ -4,7 +4,7 @@
 # Usage: scripts/setup.sh [--dev] [--features]
 #   --dev       adds test tools and Debian's chromium for browser tests
 #   --features  also extracts the default dataset's EfficientNet-Lite0 features (what the app trains on) and
-#               builds the starter models the app predicts with on first open (core/starter.py; cached, resumable)
+#               builds the starter models the app predicts with on first open (core/workflows/starter.py; cached, resumable)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

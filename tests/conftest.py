@@ -1,4 +1,5 @@
-"""Shared fixtures: single-threaded torch, the locally served browser assets and a fresh data root."""
+"""Shared fixtures: single-threaded torch, the locally served browser assets, a fresh data root, a fresh runs
+folder and small real training data (a small default dataset: real chips and labels, real CNN features)."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -6,7 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from core.data.default_dataset import DefaultDatasetConfig, load_default_dataset
+from core.image.features import extract_features
+from core.train.data import feature_data_from
 from geovis import assets
+
+SMALL = DefaultDatasetConfig(n_locations=1200, chip_px=16, seed=11)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,3 +37,19 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root.mkdir()
     monkeypatch.setenv("GEOCSP_DATA_ROOT", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory):
+    """Training data of a small default dataset (1 200 places, 16 px chips) with small-CNN features."""
+    root = tmp_path_factory.mktemp("small-default")
+    dataset = load_default_dataset(SMALL, directory=root / "default")
+    features = extract_features(dataset, "small_cnn", cache_dir=root / "features")
+    return feature_data_from(dataset, features, "small_cnn|bluemarble")
+
+
+@pytest.fixture
+def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh runs folder (GEOCSP_RUNS points at it) inside the test's temporary folder."""
+    monkeypatch.setenv("GEOCSP_RUNS", str(tmp_path / "runs"))
+    return tmp_path / "runs"

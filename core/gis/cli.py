@@ -20,7 +20,7 @@ KINDS = ("samples", "embedding", "class-probs", "heatmap", "zonal")
 
 def _encoder_choice(text: str):
     """``run:DIR``, ``untrained:ENCODING[:SEED]`` or ``pretrained:geoclip`` as an EncoderChoice."""
-    from core.embedding_map import EncoderChoice
+    from core.location.loading import EncoderChoice
 
     source, _, rest = text.partition(":")
     if source == "untrained":
@@ -80,7 +80,8 @@ def _require(value, flag: str, kind: str):
 
 def build_layer(args: argparse.Namespace) -> gpd.GeoDataFrame:
     """The layer ``export`` writes for ``args``."""
-    from core import embedding_map as em
+    from core.workflows import embedding_map as em
+    from core.location import loading as encoders
     from core.gis import tables
 
     region = _region(args.region)
@@ -92,13 +93,13 @@ def build_layer(args: argparse.Namespace) -> gpd.GeoDataFrame:
         located = dataset.has_location & (region.contains(dataset.lonlat) if region is not None else True)
         return tables.samples_layer(dataset, located.nonzero()[0])
     if args.kind == "embedding":
-        from core.embedding_cache import grid_embeddings
+        from core.workflows.embedding_cache import grid_embeddings
 
         choice = _require(args.encoder, "--encoder", args.kind)
-        cells, embeddings = grid_embeddings(choice, args.resolution, region, lambda: em.load_encoder(choice))
+        cells, embeddings = grid_embeddings(choice, args.resolution, region, lambda: encoders.load_choice(choice))
         return tables.embedding_layer(cells, embeddings, args.k, args.vector)
     if args.kind == "class-probs":
-        from core.predict import Predictor
+        from core.workflows.predict import Predictor
 
         predictor = Predictor(_require(args.run, "--run", args.kind))
         cells = em.region_cells(args.resolution, region)
@@ -108,18 +109,18 @@ def build_layer(args: argparse.Namespace) -> gpd.GeoDataFrame:
     from core.gis.read import read_vector_file
     from core.gis.region import zones_from_layer
     from core.gis.zonal import run_zonal_summary
-    from core.predict import Predictor
+    from core.workflows.predict import Predictor
 
     zones = zones_from_layer(read_vector_file(_require(args.zones, "--zones", args.kind)))
     run = _require(args.run, "--run", args.kind)
-    return run_zonal_summary(zones, Predictor(run), em.run_location_encoder(run), args.resolution, args.k)
+    return run_zonal_summary(zones, Predictor(run), encoders.run_location_encoder(run), args.resolution, args.k)
 
 
 def _geolocate_record(run: Path, record: int, resolution: int):
     """P(x | I) of record ``record`` of the CSP run's own dataset over the H3 grid at ``resolution``, divided by Z(x)
     as the app does by default."""
     from core.data.default_dataset import DefaultDataset
-    from core.geolocate import Geolocator, GridSpec
+    from core.workflows.geolocate import Geolocator, GridSpec
     from core.train.data import open_dataset
 
     geolocator = Geolocator(run)

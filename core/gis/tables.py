@@ -31,14 +31,14 @@ from core.hexgrid import cell_centers
 if TYPE_CHECKING:  # torch stays unimported for pages that only export samples (Browse)
     import torch
 
-    from core.geolocate import Geolocation
+    from core.workflows.geolocate import Geolocation
     from core.probes.report import ProbeReport
 
 VectorColumns = Literal["none", "columns", "list"]
 
 
 class LocationClassifier(Protocol):
-    """P(y | x) of a fine-tuned location model (:class:`core.predict.Predictor` is one)."""
+    """P(y | x) of a fine-tuned location model (:class:`core.workflows.predict.Predictor` is one)."""
 
     class_names: Sequence[str]
 
@@ -68,7 +68,7 @@ def embedding_layer(cells: Sequence[str], embeddings: np.ndarray, k: int = 8, ve
     """Embedded H3 cells as the Embedding map colours them: ``cluster`` (k-means, ``k`` clusters, 0 the largest),
     ``pca_color`` (first three principal components as hex RGB) and, with ``vector`` "columns" or "list", the
     embedding as ``embedding_0…`` columns or one ``embedding`` list column (a list in GeoParquet only)."""
-    from core import embedding_map as em
+    from core.workflows import embedding_map as em
 
     embeddings = np.asarray(embeddings, dtype=np.float32)
     columns: dict = {

@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from core import embedding_map as em
+from core.workflows import embedding_map as em
 from core.gis.region import fold_into_world, polyfill
 from core.gis.tables import LocationClassifier, predicted_class_layer
 from core.location import LocationEncoder

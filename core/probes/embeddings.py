@@ -14,8 +14,8 @@
                                        the run's ``location.embedding`` names, what the app uses)
 =====================================  =====================================================================
 
-Encoders are built and loaded by :func:`core.embedding_map.load_encoder` and
-:func:`core.embedding_map.run_location_encoder` (no second run reader here). Embeddings are not
+Encoders are built and loaded by :func:`core.location.loading.load_choice` and
+:func:`core.location.loading.run_location_encoder` (no second run reader here). Embeddings are not
 normalised: the probes standardise each feature inside their cross-validation pipeline.
 """
 
@@ -27,11 +27,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from numpy.typing import ArrayLike
 from torch import nn
 
-from core import embedding_map as em
+from core.location import loading as encoders
 from core.coords import unit_vectors, validate_lonlat
 from core.location import ENCODINGS, ConfigError, LocationEncoder, build_location_encoder, geoclip_status
 from core.train.checkpoint import CheckpointError
@@ -102,7 +101,11 @@ def parse_embedding(text: str) -> EmbeddingSpec:
             raise EmbeddingError(f"{text!r}: unknown encoding {name!r}; choose from {sorted(ENCODINGS)}")
         if kind == "untrained" and options:
             raise EmbeddingError(f"{text!r}: an untrained encoder takes no options (it uses the defaults, seed 0)")
-        return EmbeddingSpec(kind, name, _parse_options(text, options))
+        try:
+            params = encoders.parse_options(options)
+        except ValueError as error:
+            raise EmbeddingError(f"{text!r}: {error}") from None
+        return EmbeddingSpec(kind, name, params)
     if kind == "run":
         path, _, layer = rest.rpartition(":")
         if layer not in RUN_LAYERS:
@@ -115,21 +118,10 @@ def parse_embedding(text: str) -> EmbeddingSpec:
     )
 
 
-def _parse_options(text: str, options: str) -> dict[str, Any]:
-    """``k=v,k=v`` → dict, values read as YAML scalars (numbers, booleans)."""
-    params: dict[str, Any] = {}
-    for item in filter(None, options.split(",")):
-        key, equals, value = item.partition("=")
-        if not equals or not key.strip():
-            raise EmbeddingError(f"{text!r}: option {item!r} is not key=value")
-        params[key.strip()] = yaml.safe_load(value)
-    return params
-
-
 def default_embeddings(runs_root: Path | None = None) -> list[str]:
     """:data:`BASELINE_EMBEDDINGS`, GeoCLIP when its weights are installed, and the newest usable pre-training
     run under ``runs_root`` (default: the runs folder), if any, after its own recipe untrained."""
-    from core.predict import usable_runs
+    from core.workflows.predict import usable_runs
 
     names = list(BASELINE_EMBEDDINGS)
     if geoclip_status()[0]:
@@ -164,12 +156,12 @@ def load_spec_encoder(spec: EmbeddingSpec) -> LocationEncoder:
         if spec.kind == "encoding":
             return build_location_encoder({"encoding": spec.name, "encoding_params": dict(spec.params)}).eval()
         if spec.kind == "run":
-            return em.run_location_encoder(spec.name)
+            return encoders.run_location_encoder(spec.name)
         if spec.kind == "untrained_run":
-            return em.untrained_run_encoder(spec.name)
-        choice = em.EncoderChoice("pretrained", "geoclip") if spec.kind == "geoclip" else em.EncoderChoice("untrained", spec.name)
-        return em.load_encoder(choice)
-    except (em.EncoderLoadError, CheckpointError, ConfigError, OSError) as error:
+            return encoders.untrained_run_encoder(spec.name)
+        choice = encoders.EncoderChoice("pretrained", "geoclip") if spec.kind == "geoclip" else encoders.EncoderChoice("untrained", spec.name)
+        return encoders.load_choice(choice)
+    except (encoders.EncoderLoadError, CheckpointError, ConfigError, OSError) as error:
         raise EmbeddingError(f"{spec.label}: {error}") from error
 
 

@@ -94,7 +94,7 @@ def list_runs(root: Path | None = None) -> list[RunRecord]:
 
 def default_run_index(records: Sequence[RunRecord], prefer_stage: str | None = None) -> int:
     """The position in ``records`` of the run a page offers by default: the one finished last, among those of
-    ``prefer_stage`` when there are any. Right after setup that is a starter run (:mod:`core.starter`); a run the
+    ``prefer_stage`` when there are any. Right after setup that is a starter run (:mod:`core.workflows.starter`); a run the
     user trains later becomes the default. 0 for an empty list."""
     preferred = [i for i, r in enumerate(records) if r.stage == prefer_stage] or range(len(records))
     return max(preferred, key=lambda i: records[i].finished_at, default=0)

@@ -6,7 +6,7 @@ import streamlit as st
 from core.train import runner
 from geovis import app_state
 from tests.app.test_app import tiny_dataset
-from tests.test_predict import TinyRuns, tiny_runs  # noqa: F401 — a fixture
+from tests.workflows.test_predict import TinyRuns, tiny_runs  # noqa: F401 — a fixture
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.predict import Predictor
+from core.workflows.predict import Predictor
 from tests.app.apptest import ok, open_page
 
 PAGE = "app_pages/compare.py"

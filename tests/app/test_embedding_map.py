@@ -8,8 +8,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import embedding_cache
-from core import embedding_map as em
+from core.workflows import embedding_cache
+from core.workflows import embedding_map as em
+from core.location import loading as encoders
 from core.hexgrid import cells_of
 from core.location import geoclip_status
 from core.train.config import RunConfig
@@ -56,7 +57,7 @@ def test_an_untrained_encoder_at_resolution_1_renders_and_a_hex_click_shows_clus
     cell = str(cells_of([PARIS], 1)[0])
     assert at.subheader[0].value == f"Hex {cell}"
     cells = em.region_cells(1)
-    embeddings = embed_cells(em.load_encoder(em.EncoderChoice("untrained", "theory")), cells)
+    embeddings = embed_cells(encoders.load_choice(encoders.EncoderChoice("untrained", "theory")), cells)
     expected = em.kmeans_clusters(embeddings, 8)[cells.index(cell)]
     assert by_label(at.metric, "Cluster").value == f"{expected} of 8"
     similar = at.dataframe[0].value

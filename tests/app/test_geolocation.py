@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import geolocate
-from core.geolocate import Geolocator
+from core.workflows import geolocate
+from core.workflows.geolocate import Geolocator
 from core.places import nearest_places
-from core.predict import read_photo
+from core.workflows.predict import read_photo
 from core.train.runner import run
 from geovis import app_state, geolocation
 from tests.app.apptest import ok, open_page
 from tests.data.fixtures import jpeg_with_gps_bytes, photo_bytes, truncated_jpeg_bytes
-from tests.test_predict import tiny_config
+from tests.workflows.test_predict import tiny_config
 
 PREDICT = "app_pages/predict.py"
 BROWSE = "app_pages/browse.py"

@@ -10,8 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data.images import FORMAT_NAMES, MAX_IMAGE_BYTES
-from core.predict import Predictor, top_k
-from core.train import jobs
+from core.workflows.predict import Predictor, top_k
+from core.workflows import jobs
 from geovis import prediction, predictor_state
 from geovis.markdown_text import escape_markdown
 from tests.data.fixtures import (

@@ -8,12 +8,12 @@ from streamlit.testing.v1 import AppTest
 from core.image.registry import list_image_encoders
 from core.location import ENCODINGS, NETWORKS
 from core.objectives import PRETRAINING_OBJECTIVES
-from core.train import jobs
+from core.workflows import jobs
 from geovis import app_state
 from geovis.markdown_text import escape_markdown
 from tests.app.test_app import tiny_dataset
 from tests.data.fixtures import write_fmow_tree
-from tests.train.test_jobs import tiny_data  # noqa: F401 — a fixture
+from tests.workflows.test_jobs import tiny_data  # noqa: F401 — a fixture
 from tests.app.apptest import APP, ok
 
 PAGE = "app_pages/pretrain.py"

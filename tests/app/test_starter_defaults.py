@@ -7,10 +7,10 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.starter import BUILD_COMMAND, build_starters
+from core.workflows.starter import BUILD_COMMAND, build_starters
 from geovis import embedding_layers as layers
 from tests.app.apptest import APP, ok, open_page
-from tests.test_starter import TINY_SET
+from tests.workflows.test_starter import TINY_SET
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import shapely
 from shapely.geometry import shape
 
 from core.coords import haversine_km
-from core.geolocate import Geolocation
+from core.workflows.geolocate import Geolocation
 from core.hexgrid import cell_centers, cell_polygon
 from geovis import geolocation
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
-from core import encoder_inspector as ei
+from core.workflows import encoder_inspector as ei
 from geovis import inspector_charts as charts
 from tests.app.apptest import plotly_array
 

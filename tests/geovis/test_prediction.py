@@ -3,7 +3,7 @@
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from core.predict import ClassScore
+from core.workflows.predict import ClassScore
 from geovis import prediction
 from geovis.colors import class_color
 

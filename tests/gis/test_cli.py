@@ -12,7 +12,7 @@ from core.data.paths import PROJECT_ROOT
 from core.hexgrid import cell_centers
 from core.train import runner
 from tests.data.fixtures import INAT_IMAGES, write_inat2018
-from tests.test_predict import tiny_runs  # noqa: F401 — a fixture
+from tests.workflows.test_predict import tiny_runs  # noqa: F401 — a fixture
 
 EUROPE = box(-10.0, 35.0, 30.0, 60.0)
 DEFAULT_BUILT = (PROJECT_ROOT / "data/cache/default/manifest.json").exists()
@@ -96,9 +96,9 @@ def test_bad_arguments_say_what_is_wrong(data_root, tmp_path, capsys):
 
 @pytest.mark.skipif(not DEFAULT_BUILT, reason="default dataset not built (run setup)")
 def test_geolocation_heatmap_of_a_record(data_root, tmp_path, tiny_runs, monkeypatch):  # noqa: F811
-    from core import geolocate
+    from core.workflows import geolocate
     from core.train.runner import run as train
-    from tests.test_predict import tiny_config
+    from tests.workflows.test_predict import tiny_config
 
     csp = train(tiny_config("pretrain"), tmp_path / "20250101-000003-pretrain-dddddd", data=tiny_runs.data).run_dir
     monkeypatch.setattr(geolocate, "load_feature_data", lambda config, progress=None: tiny_runs.data)

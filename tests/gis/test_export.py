@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import embedding_map as em
-from core.geolocate import Geolocation
+from core.workflows import embedding_map as em
+from core.workflows.geolocate import Geolocation
 from core.gis.export import FORMATS, EmptyExportError, hexagon_layer, layer_bytes, points_layer, write_layer
 from core.gis.tables import class_probability_layer, embedded_places_layer, embedding_layer, heatmap_layer, samples_layer
 from core.hexgrid import cell_area_km2, cell_centers, world_cells

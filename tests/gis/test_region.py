@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from core import embedding_map as em
+from core.workflows import embedding_map as em
 from core.gis.region import PolygonRegion, polyfill
 from core.hexgrid import cell_centers, world_cells
 from core.regions import BBox

@@ -7,7 +7,7 @@ import pytest
 import torch
 from shapely.geometry import Polygon, box
 
-from core import embedding_map as em
+from core.location import loading as encoders
 from core.gis.export import write_layer
 from core.gis.zonal import run_zonal_summary, zonal_summary
 from core.hexgrid import cell_centers, world_cells
@@ -58,7 +58,7 @@ class LongitudeClassifier:
 
 
 def test_run_zonal_summary_gives_class_means_and_clusters_as_a_layer(tmp_path):
-    encoder = em.load_encoder(em.EncoderChoice("untrained", "wrap"))
+    encoder = encoders.load_choice(encoders.EncoderChoice("untrained", "wrap"))
     summary = run_zonal_summary(ZONES, LongitudeClassifier(), encoder, RESOLUTION, k=3)
     assert summary.loc[0, "p_east"] == pytest.approx(1.0) and summary.loc[0, "argmax"] == "east"
     assert 0.3 < summary.loc[1, "p_east"] < 0.7, "the Pacific zone has cells on both sides of ±180"

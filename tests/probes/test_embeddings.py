@@ -7,7 +7,7 @@ import torch
 from core.location import build_location_encoder
 from core.probes import EmbeddingError, embed, parse_embedding
 from core.probes.embeddings import encode_layer
-from tests.test_predict import tiny_runs  # noqa: F401 — a module fixture: two tiny trained runs
+from tests.workflows.test_predict import tiny_runs  # noqa: F401 — a module fixture: two tiny trained runs
 
 POINTS = np.array([[2.35, 48.86], [-74.0, 40.7], [179.9, -89.0]])
 
@@ -58,9 +58,9 @@ def test_layers_of_an_encoder():
 
 
 def test_a_trained_runs_layers(tiny_runs):  # noqa: F811
-    from core import embedding_map as em
+    from core.location import loading as encoders
 
-    encoder = em.run_location_encoder(tiny_runs.location)
+    encoder = encoders.run_location_encoder(tiny_runs.location)
     run = f"run:{tiny_runs.location}"
     assert np.allclose(embed(run, POINTS), encoder.encode(lonlat=POINTS).detach().numpy(), atol=1e-5)
     assert embed(f"{run}:encoding", POINTS).shape == (3, 6 * 4)  # theory, 4 scales

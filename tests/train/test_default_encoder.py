@@ -82,7 +82,7 @@ def test_location_overrides_apply_on_top_of_the_default_encoder():
 
 
 def test_the_sweep_gives_each_encoding_its_own_default_network():
-    from core.sweep import SweepPlan, stage_config
+    from core.workflows.sweep import SweepPlan, stage_config
 
     config = stage_config(RunConfig(), SweepPlan(), "pretrain", "theory", 0, 0.05)
     assert config.location["encoding"] == "theory" and config.location["network"] == "fcnet"

@@ -9,9 +9,9 @@ circle that leaves the point heading east, which is the parallel at short range)
 
 Three kinds of encoder are inspected (:class:`InspectedEncoder`): a *bare* positional encoding (the
 registry's features alone, no network), a trained run's location encoder (its best checkpoint, read by
-:func:`core.embedding_map.run_location_encoder`) and GeoCLIP's released encoder. Globe-wide maps are
+:func:`core.location.loading.run_location_encoder`) and GeoCLIP's released encoder. Globe-wide maps are
 computed at the centres of the world's H3 cells (equal-area, so principal components do not over-weight
-the poles; GeoCLIP's come from its disk cache, :mod:`core.embedding_cache`) and drawn through
+the poles; GeoCLIP's come from its disk cache, :mod:`core.workflows.embedding_cache`) and drawn through
 :class:`WorldRaster`, a lon/lat raster that looks up the cell under each pixel. Zoomed kernels are computed
 exactly on an azimuthal equidistant grid around the point (:func:`local_grid`), which has no seam at the
 antimeridian and no singularity at the poles.
@@ -31,8 +31,9 @@ from numpy.typing import ArrayLike
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
-from core import embedding_cache
-from core import embedding_map as em
+from core.workflows import embedding_cache
+from core.workflows import embedding_map as em
+from core.location import loading as encoders
 from core.coords import EARTH_RADIUS_KM, CoordinateError, destination_lonlat, validate_lonlat, wrap_longitude
 from core.hexgrid import cells_of
 from core.location import ENCODINGS, ConfigError, LocationEncoder, build_location_encoder
@@ -74,30 +75,30 @@ class InspectedEncoder:
 
 
 def load_inspected(choice: InspectedEncoder) -> LocationEncoder:
-    """The chosen encoder in eval mode; :class:`core.embedding_map.EncoderLoadError` says why it cannot be built."""
+    """The chosen encoder in eval mode; :class:`core.location.loading.EncoderLoadError` says why it cannot be built."""
     if choice.source == "bare":
         if choice.name not in BARE_ENCODINGS:
-            raise em.EncoderLoadError(f"{choice.name!r} is not a bare encoding; choose from {sorted(BARE_ENCODINGS)}")
+            raise encoders.EncoderLoadError(f"{choice.name!r} is not a bare encoding; choose from {sorted(BARE_ENCODINGS)}")
         try:
             config = {"encoding": choice.name, "encoding_params": dict(choice.params), "network": "identity"}
             encoder = build_location_encoder(config).eval()
         except ConfigError as error:
-            raise em.EncoderLoadError(f"{choice.label}: {error}") from None
+            raise encoders.EncoderLoadError(f"{choice.label}: {error}") from None
         if encoder.output_dim > MAX_BARE_FEATURES:
-            raise em.EncoderLoadError(
+            raise encoders.EncoderLoadError(
                 f"{choice.label} has {encoder.output_dim:,} features; the inspector takes at most {MAX_BARE_FEATURES:,}"
             )
         return encoder
     if choice.source in ("run", "pretrained"):
-        return em.load_encoder(em.EncoderChoice(choice.source, choice.name))
-    raise em.EncoderLoadError(f"unknown encoder source {choice.source!r}")
+        return encoders.load_choice(encoders.EncoderChoice(choice.source, choice.name))
+    raise encoders.EncoderLoadError(f"unknown encoder source {choice.source!r}")
 
 
 def world_embeddings(choice: InspectedEncoder, resolution: int, load: Callable[[], LocationEncoder]) -> np.ndarray:
     """L2-normalised embeddings ``[cells, D]`` of the world's H3 cell centres at ``resolution`` (in
-    :func:`core.embedding_map.region_cells` order); GeoCLIP's are read from (or written to) its disk cache."""
+    :func:`core.workflows.embedding_map.region_cells` order); GeoCLIP's are read from (or written to) its disk cache."""
     if choice.source == "pretrained":
-        return embedding_cache.grid_embeddings(em.EncoderChoice("pretrained", choice.name), resolution, None, load)[1]
+        return embedding_cache.grid_embeddings(encoders.EncoderChoice("pretrained", choice.name), resolution, None, load)[1]
     encoder, cells = load(), em.region_cells(resolution)
     if (size := len(cells) * encoder.output_dim * 4) > MAX_WORLD_BYTES:
         raise ValueError(
@@ -125,7 +126,7 @@ def kernel(embeddings: np.ndarray, center: np.ndarray) -> np.ndarray:
 def similarity_kernel(encoder: LocationEncoder, center: tuple[float, float], lonlat: ArrayLike) -> np.ndarray:
     """cos(e(center), e(x)) for each (lon, lat) row of ``lonlat`` ``[N, 2]``; ``center`` is (lon, lat) degrees."""
     points = validate_lonlat(lonlat=lonlat)
-    embedded = em.embed_lonlat(encoder, np.vstack([np.asarray([center], dtype=np.float64), points]))
+    embedded = encoders.embed_lonlat(encoder, np.vstack([np.asarray([center], dtype=np.float64), points]))
     return kernel(embedded[1:], embedded[0])
 
 
@@ -174,11 +175,11 @@ def half_similarity_distance(
     """
     origins = validate_lonlat(lonlat=origins).astype(np.float64)
     azimuths = np.broadcast_to(np.asarray(azimuths, dtype=np.float64), (len(origins),))
-    centers = em.embed_lonlat(encoder, origins)
+    centers = encoders.embed_lonlat(encoder, origins)
 
     def similarity(distances: np.ndarray) -> np.ndarray:  # distances [M, K] → similarities [M, K]
         points = destination_lonlat(origins[:, None, :], azimuths[:, None], distances)
-        embedded = em.embed_lonlat(encoder, points.reshape(-1, 2)).reshape(*distances.shape, -1)
+        embedded = encoders.embed_lonlat(encoder, points.reshape(-1, 2)).reshape(*distances.shape, -1)
         return np.einsum("mkd,md->mk", embedded, centers)
 
     ladder = np.geomspace(min_km, HALF_CIRCUMFERENCE_KM, steps)
@@ -227,7 +228,7 @@ def point_resolution(encoder: LocationEncoder, center: tuple[float, float]) -> d
 @dataclass(frozen=True)
 class WorldRaster:
     """A lon/lat raster of the globe whose pixel (i, j) at (``lons[j]``, ``lats[i]``) shows the value of
-    world cell ``cell_index[i, j]`` (an index into :func:`core.embedding_map.region_cells` at the resolution).
+    world cell ``cell_index[i, j]`` (an index into :func:`core.workflows.embedding_map.region_cells` at the resolution).
     Its first and last columns are both ±180°, so a map of it joins across the antimeridian."""
 
     lons: np.ndarray

@@ -6,15 +6,15 @@ import pandas as pd
 import pytest
 import torch
 
-from core import geolocate
+from core.workflows import geolocate
 from core.__main__ import main
 from core.coords import haversine_km
-from core.geolocate import Geolocator, GridSpec
-from core.geolocation_eval import THRESHOLDS_KM, density_mode, error_summary, evaluate_geolocation, nearest_neighbour_locations
+from core.workflows.geolocate import Geolocator, GridSpec
+from core.workflows.geolocation_eval import THRESHOLDS_KM, density_mode, error_summary, evaluate_geolocation, nearest_neighbour_locations
 from core.hexgrid import cell_centers, cells_of
 from core.train.runner import run
-from tests.test_geolocate import exact_data, write_exact_run
-from tests.test_predict import tiny_config, tiny_feature_data
+from tests.workflows.test_geolocate import exact_data, write_exact_run
+from tests.workflows.test_predict import tiny_config, tiny_feature_data
 
 PARIS, LONDON, VERSAILLES = [2.3522, 48.8566], [-0.1278, 51.5074], [2.1301, 48.8049]
 MADRID, NEW_YORK = [-3.7038, 40.4168], [-74.006, 40.7128]

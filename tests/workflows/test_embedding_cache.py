@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import embedding_cache
-from core import embedding_map as em
+from core.workflows import embedding_cache
+from core.workflows import embedding_map as em
+from core.location import loading as encoders
 from core.location import geoclip_status
 from core.location.pretrained import geoclip_weights_path
 from core.regions import REGIONS
 
-GEOCLIP = em.EncoderChoice("pretrained", "geoclip")
+GEOCLIP = encoders.EncoderChoice("pretrained", "geoclip")
 RESOLUTION = 1
 
 pytestmark = pytest.mark.skipif(not geoclip_status()[0], reason=geoclip_status()[1])
@@ -29,13 +30,13 @@ class Loads:
 
     def __call__(self):
         self.count += 1
-        return em.load_encoder(GEOCLIP)
+        return encoders.load_choice(GEOCLIP)
 
 
 @pytest.fixture(scope="module")
 def world() -> np.ndarray:
     """GeoCLIP's embeddings of the world at RESOLUTION, computed without any cache."""
-    return em.embed_cells(em.load_encoder(GEOCLIP), em.region_cells(RESOLUTION))
+    return em.embed_cells(encoders.load_choice(GEOCLIP), em.region_cells(RESOLUTION))
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_other_weights_make_a_new_key_and_replace_the_old_file(weights):
     embedding_cache.grid_embeddings(GEOCLIP, RESOLUTION, None, loads)
     assert loads.count == 2 and new.is_file() and not old.exists()
     assert embedding_cache.cache_path(GEOCLIP, 0) != embedding_cache.cache_path(GEOCLIP, RESOLUTION)
-    assert embedding_cache.cache_path(em.EncoderChoice("untrained", "geoclip"), RESOLUTION) is None
+    assert embedding_cache.cache_path(encoders.EncoderChoice("untrained", "geoclip"), RESOLUTION) is None
 
 
 class _Exploit:

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from core.sweep import METHODS, SweepPlan, label_budget_sweep
+from core.workflows.sweep import METHODS, SweepPlan, label_budget_sweep
 from core.train.config import RunConfig
 
 

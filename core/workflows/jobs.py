@@ -6,7 +6,7 @@ object the worker updates (status, progress, a downsampled loss history, per-epo
 metrics); a page polls it and draws it. Finished runs live on disk (see :mod:`core.train.runner`),
 so :func:`core.train.records.list_runs` finds them again after a page switch or a restart, and
 :func:`core.train.records.compare_runs` tabulates them side by side. A job may also be a label-budget sweep
-(:mod:`core.sweep`), queued the same way; :func:`core.train.records.list_sweeps` finds finished ones.
+(:mod:`core.workflows.sweep`), queued the same way; :func:`core.train.records.list_sweeps` finds finished ones.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 
-from core.sweep import SweepPlan, label_budget_sweep
+from core.workflows.sweep import SweepPlan, label_budget_sweep
 from core.location import ENCODINGS, ConfigError
 from core.files import atomic_write_json
 from core.train.config import DataConfig, RunConfig

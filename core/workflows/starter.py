@@ -28,7 +28,7 @@ from typing import Literal
 
 import yaml
 
-from core.predict import SUCCEEDED
+from core.workflows.predict import SUCCEEDED
 from core.train import runner
 from core.train.checkpoint import CheckpointError
 from core.train.config import RunConfig, load_config

@@ -1,49 +1,31 @@
-"""Location embeddings over H3 cells: what a location encoder "sees" across the globe.
+"""Loading location encoders: a trained run's (pretrain or finetune), an untrained registry encoder from a seed,
+GeoCLIP's released one, or an exported model folder, by one call (:func:`load_encoder`).
 
-Embed the centres of the H3 cells of a region with a location encoder (a trained run's, an untrained
-registry encoder, or GeoCLIP's released one), then colour them by k-means cluster or by their first
-three principal components as RGB, find the cells most like a given one (cosine similarity), and
-count the dataset's samples per class in a set of cells.
-
-Embeddings are L2-normalised, so k-means and PCA work on the same directions that cosine similarity
-compares. scikit-learn runs on one thread here: on small inputs its OpenMP threads only spin-wait
-(k-means on 5 882 × 256 took 0.6 s with 2 threads on a busy 2-core machine, 0.14 s with one).
+Only the location encoder's weights are read from a run (``location.`` keys of its best checkpoint), never
+its dataset or features; nothing is unpickled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
+import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file
-from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
-from threadpoolctl import threadpool_limits
 
-from core.hexgrid import cell_centers, world_cells
-from core.gis.region import PolygonRegion
-from core.regions import BBox
-from core.location import (
-    ENCODINGS,
-    ConfigError,
-    LocationEncoder,
-    LocationEncoderConfig,
-    PretrainedUnavailable,
-    build_location_encoder,
-    load_pretrained_geoclip,
-)
+from core.location.config import LocationEncoderConfig
+from core.location.encoder import LocationEncoder, build_location_encoder
 from core.location.networks import legacy_layout_hint
+from core.location.params import ConfigError
+from core.location.pretrained import PretrainedUnavailable, load_pretrained_geoclip
+from core.location.registry import ENCODINGS
 from core.train.checkpoint import MODEL_FILE, CheckpointError
 from core.train.config import RunConfig
 from core.train.records import BEST
-
-MAX_RESOLUTION = 3
-"""Finest H3 resolution offered (41 162 cells for the world)."""
 
 EncoderSource = Literal["untrained", "run", "pretrained"]
 #: Training stages whose model holds a location encoder (``model.location``).
@@ -52,20 +34,6 @@ RUN_STAGES = ("pretrain", "finetune")
 
 class EncoderLoadError(RuntimeError):
     """The chosen location encoder cannot be built or loaded; the message says why."""
-
-
-def region_cells(resolution: int, bbox: BBox | PolygonRegion | None = None) -> list[str]:
-    """The H3 cells (sorted) of the world at ``resolution`` (0..MAX_RESOLUTION) whose centre lies in ``bbox``
-    (a box, or polygons: their H3 polyfill)."""
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not 0 <= resolution <= MAX_RESOLUTION:
-        raise ValueError(f"resolution must be an integer in 0..{MAX_RESOLUTION}, got {resolution!r}")
-    cells = world_cells(int(resolution))
-    if bbox is None:
-        return cells
-    if isinstance(bbox, PolygonRegion):
-        return bbox.cells(int(resolution))
-    inside = bbox.contains(cell_centers(cells))
-    return [cell for cell, keep in zip(cells, inside.tolist()) if keep]
 
 
 @dataclass(frozen=True)
@@ -140,7 +108,7 @@ def run_location_encoder(run_dir: Path | str) -> LocationEncoder:
     return encoder.eval()
 
 
-def load_encoder(choice: EncoderChoice) -> LocationEncoder:
+def load_choice(choice: EncoderChoice) -> LocationEncoder:
     """Build or load the chosen encoder in eval mode; :class:`EncoderLoadError` says why it cannot."""
     try:
         if choice.source == "run":
@@ -156,19 +124,62 @@ def load_encoder(choice: EncoderChoice) -> LocationEncoder:
     raise EncoderLoadError(f"unknown encoder source {choice.source!r}")
 
 
+def parse_options(options: str) -> dict[str, Any]:
+    """``k=v,k=v`` → dict, values read as YAML scalars (numbers, booleans, lists); ValueError names a bad item."""
+    params: dict[str, Any] = {}
+    for item in filter(None, options.split(",")):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"option {item!r} is not key=value")
+        params[key.strip()] = yaml.safe_load(value)
+    return params
+
+
+def bare_encoding_encoder(name: str, params: dict[str, Any] | None = None) -> LocationEncoder:
+    """The positional encoding ``name`` alone (identity network, no weights to learn), in eval mode: its
+    :meth:`~LocationEncoder.embed` is the encoding's features, cast to float32."""
+    if name not in ENCODINGS:
+        raise ConfigError(f"unknown encoding {name!r}; choose from {sorted(ENCODINGS)}")
+    return build_location_encoder({"encoding": name, "encoding_params": dict(params or {}), "network": "identity"}).eval()
+
+
+ENCODER_SOURCES = "a model folder, a run folder (or run:PATH), geoclip, or encoding:NAME[:k=v,...]"
+"""What :func:`load_encoder` accepts, for messages."""
+
+
+def load_encoder(source: str | Path) -> LocationEncoder:
+    """A location encoder in eval mode from ``source``: an exported model folder, a pretrain or finetune run
+    folder (also written ``run:PATH``), ``geoclip`` (GeoCLIP's released encoder) or ``encoding:NAME[:k=v,...]``
+    (a bare positional encoding with those params). :class:`EncoderLoadError` says why it cannot.
+
+    >>> encoder = load_encoder("runs/starter-pretrain")
+    >>> encoder.encode(lonlat=[[2.35, 48.86]])  # the network's output; encoder.embed(...) for the embedding layer
+    """
+    text = str(source)
+    try:
+        if text == "geoclip":
+            return load_pretrained_geoclip()
+        if text.startswith("encoding:"):
+            name, _, options = text.removeprefix("encoding:").partition(":")
+            return bare_encoding_encoder(name, parse_options(options))
+        path = Path(text.removeprefix("run:"))
+        if (path / "config.yaml").is_file():
+            return run_location_encoder(path)
+        if not path.exists():
+            raise EncoderLoadError(f"{text}: no such folder; give {ENCODER_SOURCES}")
+        raise EncoderLoadError(f"{text}: neither a GeoCSP model folder nor a run folder; give {ENCODER_SOURCES}")
+    except (CheckpointError, ConfigError, PretrainedUnavailable, OSError, ValueError) as error:
+        if isinstance(error, EncoderLoadError):
+            raise
+        raise EncoderLoadError(f"{text}: {error}") from error
+
+
 def _seeded_params(choice: EncoderChoice) -> dict[str, int]:
     """Encodings with a seed param of their own (random frequencies, centres) take the choice's seed."""
     if choice.name not in ENCODINGS:
         raise ConfigError(f"unknown encoding {choice.name!r}; choose from {sorted(ENCODINGS)}")
     return {"seed": choice.seed} if "seed" in ENCODINGS[choice.name].params else {}
 
-
-def embed_cells(encoder: LocationEncoder, cells: Sequence[str], batch_size: int = 8192) -> np.ndarray:
-    """L2-normalised embeddings (:meth:`LocationEncoder.embed`, the config's embedding layer) of the cell
-    centres, float32 ``[N, D]``, in ``cells`` order."""
-    if not len(cells):
-        raise ValueError("no cells to embed")
-    return embed_lonlat(encoder, cell_centers(cells), batch_size)
 
 
 @torch.no_grad()
@@ -180,56 +191,3 @@ def embed_lonlat(encoder: LocationEncoder, lonlat: np.ndarray, batch_size: int =
     device = next((t.device for t in [*encoder.parameters(), *encoder.buffers()]), torch.device("cpu"))
     parts = [encoder.embed(batch.to(device)).float().cpu() for batch in points.split(batch_size)]
     return torch.nn.functional.normalize(torch.cat(parts), dim=1).numpy()
-
-
-def kmeans_clusters(embeddings: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """Cluster index (int64 ``[N]``, 0..k-1, numbered by decreasing size) of each embedding; k is capped at N."""
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    k = min(int(k), len(embeddings))
-    # One k-means++ start. Elkan's iterations are exact: Lloyd's labels at half the CPU time on GeoCLIP's 512-d
-    # resolution-3 grid (1.3 s instead of 2.3-3.2 s); Elkan needs two clusters or more.
-    algorithm = "elkan" if k > 1 else "lloyd"
-    with threadpool_limits(limits=1):
-        labels = KMeans(n_clusters=k, n_init="auto", random_state=seed, algorithm=algorithm).fit_predict(embeddings)
-    order = np.argsort(-np.bincount(labels, minlength=k), kind="stable")  # cluster 0 = the largest
-    return np.argsort(order)[labels].astype(np.int64)
-
-
-def pca_rgb(embeddings: np.ndarray, seed: int = 0, low: float = 2.0, high: float = 98.0) -> np.ndarray:
-    """uint8 ``[N, 3]``: the first three principal components, each scaled robustly to 0..255.
-
-    Each component's ``low``..``high`` percentiles map to 0..255 (outliers clipped), so a few extreme
-    cells do not wash out the rest. Missing components (fewer than 3 dims or cells) and constant
-    ones are mid-grey.
-    """
-    n_components = min(3, embeddings.shape[1], len(embeddings))
-    with threadpool_limits(limits=1):
-        components = PCA(n_components=n_components, random_state=seed).fit_transform(embeddings)
-    rgb = np.full((len(embeddings), 3), 127.5)
-    for channel in range(n_components):
-        values = components[:, channel]
-        lo, hi = np.percentile(values, [low, high])
-        if hi > lo:
-            rgb[:, channel] = np.clip((values - lo) / (hi - lo), 0.0, 1.0) * 255.0
-    return np.rint(rgb).astype(np.uint8)
-
-
-def most_similar(embeddings: np.ndarray, index: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``n`` rows most similar to row ``index`` by cosine similarity, best first (the row itself first).
-
-    Returns (indices int64 ``[n]``, similarities float ``[n]``); ``n`` is capped at the number of rows.
-    """
-    norms = np.linalg.norm(embeddings, axis=1)
-    similarity = embeddings @ embeddings[index] / np.maximum(norms * norms[index], 1e-12)
-    others = np.argsort(-similarity, kind="stable")
-    order = np.concatenate([[index], others[others != index]])[: max(1, min(int(n), len(embeddings)))]
-    return order.astype(np.int64), similarity[order]
-
-
-def class_composition(cells: Sequence[str], sample_cells: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """int64 ``[n_classes]``: samples per class among those whose cell (``sample_cells``, e.g. from
-    :func:`core.hexgrid.cells_of` at the cells' resolution) is one of ``cells``; unlabelled (-1) not counted."""
-    labels = np.asarray(labels)
-    inside = np.isin(np.asarray(sample_cells), list(cells)) & (labels >= 0)
-    return np.bincount(labels[inside], minlength=n_classes)[:n_classes].astype(np.int64)

@@ -9,7 +9,7 @@ from core.image.features import extract_features
 from core.train.config import RunConfig
 from core.train.data import feature_data_from
 from core.location import ConfigError
-from core.train.jobs import ERROR_LOG, JobManager, pretrained_runs_for, sweep_plan
+from core.workflows.jobs import ERROR_LOG, JobManager, pretrained_runs_for, sweep_plan
 from core.train.records import compare_runs, list_runs, list_sweeps, read_run
 from core.train.runner import run
 

@@ -1,11 +1,12 @@
-"""core.embedding_map: cells of a region, encoders from every source, clusters, PCA colours, similarity, composition."""
+"""core.workflows.embedding_map: cells of a region, encoders from every source, clusters, PCA colours, similarity, composition."""
 
 import numpy as np
 import pytest
 import torch
 from sklearn.cluster import KMeans
 
-from core import embedding_map as em
+from core.workflows import embedding_map as em
+from core.location import loading as encoders
 from core.regions import REGIONS, BBox
 from core.data.default_dataset import DefaultDatasetConfig, load_default_dataset
 from core.hexgrid import cell_centers, cells_of, world_cells
@@ -16,14 +17,14 @@ from core.train.data import feature_data_from
 from core.train.runner import load_trained_run, run
 
 FAST_LOCATION = {"encoding": "theory", "encoding_params": {"num_scales": 8}, "network_params": {"hidden_dim": 32}}
-THEORY = em.EncoderChoice("untrained", "theory", seed=3)
+THEORY = encoders.EncoderChoice("untrained", "theory", seed=3)
 
 
 @pytest.fixture(scope="module")
 def world_res1() -> tuple[list[str], np.ndarray]:
     """The 842 cells of resolution 1 and their embeddings by an untrained (seeded) encoder."""
     cells = em.region_cells(1)
-    return cells, em.embed_cells(em.load_encoder(THEORY), cells)
+    return cells, em.embed_cells(encoders.load_choice(THEORY), cells)
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +57,11 @@ def test_untrained_encoders_are_seeded(world_res1):
     cells, embeddings = world_res1
     assert embeddings.shape == (842, 256) and embeddings.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, rtol=1e-5)
-    again = em.embed_cells(em.load_encoder(THEORY), cells)
-    other = em.embed_cells(em.load_encoder(em.EncoderChoice("untrained", "theory", seed=4)), cells)
+    again = em.embed_cells(encoders.load_choice(THEORY), cells)
+    other = em.embed_cells(encoders.load_choice(encoders.EncoderChoice("untrained", "theory", seed=4)), cells)
     np.testing.assert_array_equal(embeddings, again)
     assert not np.allclose(embeddings, other)
-    rff = [em.embed_cells(em.load_encoder(em.EncoderChoice("untrained", "rff", seed=s)), cells[:5]) for s in (0, 0, 1)]
+    rff = [em.embed_cells(encoders.load_choice(encoders.EncoderChoice("untrained", "rff", seed=s)), cells[:5]) for s in (0, 0, 1)]
     np.testing.assert_array_equal(rff[0], rff[1])
     assert not np.allclose(rff[0], rff[2]), "the encoding's own seed follows the choice"
 
@@ -124,24 +125,24 @@ def test_a_trained_runs_location_encoder_is_loaded(tiny_data, tmp_path):
         _, model, _ = load_trained_run(run_dir, data=tiny_data)
         with torch.no_grad():
             expected = torch.nn.functional.normalize(model.location(torch.tensor(cell_centers(cells), dtype=torch.float32)), dim=1)
-        embeddings = em.embed_cells(em.load_encoder(em.EncoderChoice("run", str(run_dir))), cells)
+        embeddings = em.embed_cells(encoders.load_choice(encoders.EncoderChoice("run", str(run_dir))), cells)
         np.testing.assert_allclose(embeddings, expected.numpy(), atol=1e-6)
 
 
 def test_encoders_that_cannot_be_loaded_say_why(tmp_path):
-    with pytest.raises(em.EncoderLoadError, match="config.yaml missing"):
-        em.load_encoder(em.EncoderChoice("run", str(tmp_path)))
-    with pytest.raises(em.EncoderLoadError, match="unknown encoding"):
-        em.load_encoder(em.EncoderChoice("untrained", "no-such-encoding"))
-    with pytest.raises(em.EncoderLoadError, match="only 'geoclip'"):
-        em.load_encoder(em.EncoderChoice("pretrained", "satclip"))
+    with pytest.raises(encoders.EncoderLoadError, match="config.yaml missing"):
+        encoders.load_choice(encoders.EncoderChoice("run", str(tmp_path)))
+    with pytest.raises(encoders.EncoderLoadError, match="unknown encoding"):
+        encoders.load_choice(encoders.EncoderChoice("untrained", "no-such-encoding"))
+    with pytest.raises(encoders.EncoderLoadError, match="only 'geoclip'"):
+        encoders.load_choice(encoders.EncoderChoice("pretrained", "satclip"))
 
 
 def test_pretrained_geoclip_embeds_cells_when_installed():
     available, reason = geoclip_status()
     if not available:
-        with pytest.raises(em.EncoderLoadError, match="geoclip"):
-            em.load_encoder(em.EncoderChoice("pretrained", "geoclip"))
+        with pytest.raises(encoders.EncoderLoadError, match="geoclip"):
+            encoders.load_choice(encoders.EncoderChoice("pretrained", "geoclip"))
         pytest.skip(reason)
-    embeddings = em.embed_cells(em.load_encoder(em.EncoderChoice("pretrained", "geoclip")), em.region_cells(0))
+    embeddings = em.embed_cells(encoders.load_choice(encoders.EncoderChoice("pretrained", "geoclip")), em.region_cells(0))
     assert embeddings.shape == (122, 512) and np.isfinite(embeddings).all()

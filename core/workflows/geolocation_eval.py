@@ -4,11 +4,11 @@ For each image of a split of the run's dataset, the great-circle (haversine) dis
 location to:
 - ``CSP grid · top-1`` / ``CSP grid · weighted mean``: the most likely place of P(x | I) over the H3 grid,
   and the probability-weighted spherical mean of the grid's places; ``CSP grid ÷ Z(x)``: the same with
-  each place's logit corrected by the image marginal (:class:`core.geolocate.ImageMarginal`);
+  each place's logit corrected by the image marginal (:class:`core.workflows.geolocate.ImageMarginal`);
 - ``CSP gallery · top-1`` / ``· weighted mean``: the same with the training locations as candidates;
 and, as baselines:
 - ``random point on the sphere`` (uniform on its area) and ``random training location`` (seeded);
-- ``density mode``: the centre of the H3 cell (resolution :data:`core.geolocate.PRIOR_RESOLUTION`) holding
+- ``density mode``: the centre of the H3 cell (resolution :data:`core.workflows.geolocate.PRIOR_RESOLUTION`) holding
   the most training places, for every image;
 - ``image nearest neighbour``: the location of the training image with the most similar features (cosine
   of features standardised on the training split) — the Im2GPS baseline (Hays & Efros, CVPR 2008).
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from core.coords import haversine_km, sample_sphere
 from core.files import atomic_write_bytes
-from core.geolocate import PRIOR_RESOLUTION, GallerySpec, Geolocator, GridSpec, LocationTerm, check_tau
+from core.workflows.geolocate import PRIOR_RESOLUTION, GallerySpec, Geolocator, GridSpec, LocationTerm, check_tau
 from core.hexgrid import aggregate_counts, cell_centers
 
 THRESHOLDS_KM = (1.0, 25.0, 200.0, 750.0, 2500.0)

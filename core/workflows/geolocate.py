@@ -191,7 +191,7 @@ class DensityPrior:
 
 
 class LocationClassifier(Protocol):
-    """What :class:`ClassCondition` needs of a :class:`core.predict.Predictor`."""
+    """What :class:`ClassCondition` needs of a :class:`core.workflows.predict.Predictor`."""
 
     location_run: Path
     class_names: tuple[str, ...]

@@ -25,7 +25,8 @@ from pathlib import Path
 import h3
 import numpy as np
 
-from core import embedding_map as em
+from core.workflows import embedding_map as em
+from core.location import loading as encoders
 from core.data.paths import cache_root
 from core.files import atomic_path, file_sha256
 from core.location import LocationEncoder, PretrainedUnavailable
@@ -36,7 +37,7 @@ from core.regions import BBox
 #: Modules whose code decides the cached numbers: a change to any of them makes a new key.
 CODE_MODULES = (
     "core.location.pretrained", "core.location.encodings.geoclip", "core.location.encoder", "core.location.networks",
-    "core.embedding_map", "core.hexgrid",
+    "core.workflows.embedding_map", "core.hexgrid",
 )
 
 
@@ -64,7 +65,7 @@ def cache_key(weights: Path) -> str:
     return hashlib.sha256(f"{file_digest(weights)}|{_code_digest()}".encode()).hexdigest()[:16]
 
 
-def cache_path(choice: em.EncoderChoice, resolution: int) -> Path | None:
+def cache_path(choice: encoders.EncoderChoice, resolution: int) -> Path | None:
     """Where the world's embeddings by ``choice`` at ``resolution`` are cached; None for an encoder that is not
     cached (and for GeoCLIP when its weights are not installed: loading it then says why)."""
     if choice.source != "pretrained" or choice.name != "geoclip":
@@ -107,9 +108,9 @@ def _world_cells(resolution: int) -> np.ndarray:
 
 
 def grid_embeddings(
-    choice: em.EncoderChoice, resolution: int, bbox: BBox | PolygonRegion | None, load_encoder: Callable[[], LocationEncoder]
+    choice: encoders.EncoderChoice, resolution: int, bbox: BBox | PolygonRegion | None, load_encoder: Callable[[], LocationEncoder]
 ) -> tuple[list[str], np.ndarray]:
-    """The cells of the region (:func:`core.embedding_map.region_cells`) and their L2-normalised embeddings
+    """The cells of the region (:func:`core.workflows.embedding_map.region_cells`) and their L2-normalised embeddings
     by ``choice``, read from the world's disk cache when ``choice`` has one (``load_encoder`` is then not
     called), else computed with the encoder ``load_encoder`` returns (and, for the whole world, cached)."""
     cells = em.region_cells(resolution, bbox)

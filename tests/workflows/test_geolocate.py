@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.coords import sample_sphere, unit_vectors
-from core.geolocate import (
+from core.workflows.geolocate import (
     ClassCondition, DensityPrior, GallerySpec, Geolocation, GeolocationError, Geolocator, GridSpec, check_tau,
 )
 from core.hexgrid import cells_of

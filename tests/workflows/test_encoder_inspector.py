@@ -1,4 +1,4 @@
-"""core.encoder_inspector: the kernel is 1 at its centre (bare encodings, a trained run, GeoCLIP), the effective
+"""core.workflows.encoder_inspector: the kernel is 1 at its centre (bare encodings, a trained run, GeoCLIP), the effective
 resolution matches the closed forms of xyz and spherical harmonics, the antimeridian and the poles are crossed
 like any other place, and the world raster, principal components and load errors behave."""
 
@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 from numpy.polynomial import legendre
 
-from core import embedding_map as em
-from core import encoder_inspector as ei
+from core.workflows import embedding_map as em
+from core.location import loading as encoders
+from core.workflows import encoder_inspector as ei
 from core.coords import EARTH_RADIUS_KM, CoordinateError, destination_lonlat, haversine_km
 from core.hexgrid import cells_of
 from core.location import geoclip_status
 from core.train.checkpoint import MODEL_FILE
 from core.train.records import BEST
-from tests.test_predict import tiny_runs  # noqa: F401 — a fixture
+from tests.workflows.test_predict import tiny_runs  # noqa: F401 — a fixture
 
 SH10 = ei.InspectedEncoder("bare", "spherical_harmonics", (("degree", 10),))
 SH40 = ei.InspectedEncoder("bare", "spherical_harmonics", (("degree", 40),))
@@ -172,16 +173,16 @@ def test_typed_points_wrap_longitudes_and_refuse_bad_latitudes():
 
 
 def test_encoders_that_cannot_be_built_or_read_say_why(tiny_runs, tmp_path):  # noqa: F811
-    with pytest.raises(em.EncoderLoadError, match=r"encoding_params.degree: must be in 1\.\.60"):
+    with pytest.raises(encoders.EncoderLoadError, match=r"encoding_params.degree: must be in 1\.\.60"):
         ei.load_inspected(ei.InspectedEncoder("bare", "spherical_harmonics", (("degree", 0),)))
-    with pytest.raises(em.EncoderLoadError, match="not a bare encoding"):
+    with pytest.raises(encoders.EncoderLoadError, match="not a bare encoding"):
         ei.load_inspected(ei.InspectedEncoder("bare", "geoclip"))
-    with pytest.raises(em.EncoderLoadError, match="has 16,640 features; the inspector takes at most 4,096"):
+    with pytest.raises(encoders.EncoderLoadError, match="has 16,640 features; the inspector takes at most 4,096"):
         ei.load_inspected(ei.InspectedEncoder("bare", "dfs", (("num_scales", 64),)))
     sh60 = ei.InspectedEncoder("bare", "spherical_harmonics", (("degree", 60),))
     with pytest.raises(ValueError, match="resolution 3 would take 565 MB for 3,600 features"):
         ei.world_embeddings(sh60, 3, lambda: ei.load_inspected(sh60))
     damaged = shutil.copytree(tiny_runs.location, tmp_path / "damaged")
     (damaged / "checkpoints" / BEST / MODEL_FILE).write_bytes(b"not safetensors")
-    with pytest.raises(em.EncoderLoadError, match="unreadable"):
+    with pytest.raises(encoders.EncoderLoadError, match="unreadable"):
         ei.load_inspected(ei.InspectedEncoder("run", str(damaged)))

@@ -5,10 +5,10 @@ import pytest
 import yaml
 
 from core.__main__ import main
-from core.starter import STARTER_STAGES, build_starters, starter_plan
+from core.workflows.starter import STARTER_STAGES, build_starters, starter_plan
 from core.train import runner
 from core.train.records import read_run
-from tests.test_predict import tiny_feature_data
+from tests.workflows.test_predict import tiny_feature_data
 
 #: The tiny budget of these tests, as ``--set`` overrides (applied after the starter budget).
 TINY_SET = (

@@ -15,13 +15,13 @@ from core.data.images import ImageRejected
 from core.evaluate import classification_metrics, predict_logits
 from core.fusion import product_fusion
 from core.image.features import extract_features
-from core.predict import (
+from core.workflows.predict import (
     DISTRIBUTIONS, Predictor, PredictorError, QuickPipeline, quick_pipeline_configs, read_photo, top_k, usable_runs,
 )
 from core.files import atomic_write_json
 from core.train.config import RunConfig
 from core.train.data import FeatureData, feature_data_from
-from core.train.jobs import JobManager
+from core.workflows.jobs import JobManager
 from core.train.records import read_run
 from core.train.runner import run
 from tests.data.fixtures import gps_ifd, jpeg_with_gps_bytes, photo_bytes, png_header_bytes, truncated_jpeg_bytes

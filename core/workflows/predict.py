@@ -29,7 +29,7 @@ from core.fusion import CalibratedFusion, fit_calibrated_fusion, product_fusion
 from core.image.registry import ImageEncoder, get_image_encoder
 from core.train.config import RunConfig
 from core.train.data import FeatureData
-from core.train.jobs import Job, JobManager, one_line
+from core.workflows.jobs import Job, JobManager, one_line
 from core.train.records import RunRecord, list_runs
 from core.train.runner import load_trained_run
 
