@@ -14,7 +14,7 @@ from core.train.config import RunConfig
 from core.train.data import with_unlabelled
 from core.train.loop import fit
 from core.train.runner import build_task
-from tests.train.conftest import SMALL
+from tests.conftest import SMALL
 
 
 def test_the_default_config_builds_and_names_its_embedding_layer():

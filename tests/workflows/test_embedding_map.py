@@ -29,7 +29,7 @@ def world_res1() -> tuple[list[str], np.ndarray]:
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    """A small real default dataset (chips and labels) with small_cnn features, as in tests/train/conftest.py."""
+    """A small real default dataset (chips and labels) with small_cnn features, as in tests/conftest.py."""
     root = tmp_path_factory.mktemp("embedding-map-data")
     dataset = load_default_dataset(DefaultDatasetConfig(n_locations=600, chip_px=16, seed=5), directory=root / "default")
     return feature_data_from(dataset, extract_features(dataset, "small_cnn", cache_dir=root / "features"), "small_cnn|bluemarble")
