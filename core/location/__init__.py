@@ -25,6 +25,7 @@ _EXPORTS = {
     "build_location_encoder": "core.location.encoder",
     "geoclip_status": "core.location.pretrained",
     "list_encoders": "core.location.catalog",
+    "load_encoder": "core.location.loading",
     "load_pretrained_geoclip": "core.location.pretrained",
 }
 
