@@ -55,11 +55,13 @@ if photo is not None:
 
 
 @st.fragment
-def explore(runs: tuple[RunRecord, RunRecord | None], photo: Photo | None, photo_logits, basemap: maps.Basemap) -> None:
+def explore(
+    runs: tuple[RunRecord, RunRecord | None], photo: Photo | None, upload_id: str | None, photo_logits, basemap: maps.Basemap
+) -> None:
     """The map and the predictions at its pin: a click reruns only this part of the page. The map is sent
     before the models are loaded (the first time), so the browser draws it meanwhile."""
     pin: prediction.Pin = st.session_state.setdefault(PIN, prediction.Pin())
-    pin.update(browse.clicked_lonlat(st.session_state.get(MAP_KEY)), photo)
+    pin.update(browse.clicked_lonlat(st.session_state.get(MAP_KEY)), photo, upload_id)
     try:
         world = maps.base_map(basemap=basemap, instant_clicks=True)
     except MissingAssetsError as error:
@@ -96,5 +98,5 @@ def explore(runs: tuple[RunRecord, RunRecord | None], photo: Photo | None, photo
         column.plotly_chart(figure, key=f"predict_{name}")
 
 
-explore(runs, photo, photo_logits, basemap)
+explore(runs, photo, upload.file_id if photo is not None else None, photo_logits, basemap)
 geolocation.photo_section(photo, predictor_state.load_predictor(*runs) if photo is not None else None)

@@ -29,20 +29,21 @@ PRIOR_TITLE = "P(y), the class frequencies in training (click the map for P(y | 
 class Pin:
     """Where the Predict page predicts: the latest of the photo's GPS position and the user's clicks.
 
-    A new photo moves the pin to its GPS position (or removes it when the photo has none, so the user
-    is asked to click); a new click moves the pin there.
+    A new upload moves the pin to its photo's GPS position (or removes it when the photo has none, so the
+    user is asked to click), even when the same bytes were uploaded before under another name; a new click
+    moves the pin there.
     """
 
     lonlat: tuple[float, float] | None = None
     source: str = ""
     last_click: tuple[float, float] | None = None
-    photo: str | None = None  # digest of the photo last seen
+    upload: str | None = None  # the uploader's file id of the upload last seen (new for every upload)
 
-    def update(self, click: tuple[float, float] | None, photo: Photo | None) -> None:
-        """Follow a (possibly unchanged) map click and the (possibly unchanged) uploaded photo."""
-        digest = photo.digest if photo is not None else None
-        if digest != self.photo:
-            self.photo = digest
+    def update(self, click: tuple[float, float] | None, photo: Photo | None, upload: str | None) -> None:
+        """Follow a (possibly unchanged) map click and the (possibly unchanged) uploaded photo, whose upload
+        is named by ``upload`` (Streamlit's file id; None with no usable photo)."""
+        if upload != self.upload:
+            self.upload = upload
             if photo is not None:
                 self.lonlat, self.source = photo.lonlat, "the photo's GPS position" if photo.lonlat else ""
         if click is not None and click != self.last_click:

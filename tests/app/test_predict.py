@@ -92,6 +92,14 @@ def test_a_geotagged_photo_is_pinned_and_shows_three_distributions_that_follow_t
     assert "P(y | I, x), product rule" in charts(product)
 
 
+def test_a_new_upload_of_the_same_bytes_under_another_name_pins_the_photo_again_after_a_click(runs):
+    photo = jpeg_with_gps_bytes(-33.8568, 151.2153, size=(96, 64))
+    at = click(upload(open_predict(), "sydney.jpg", photo), 64.0, -20.0)
+    assert "latitude 64.0000, longitude -20.0000 (your click)" in captions(at)
+    at = upload(at, "sydney-again.jpg", photo)
+    assert "latitude -33.8568, longitude 151.2153 (the photo's GPS position)" in captions(at)
+
+
 def _photo_with_gps(**changes) -> bytes:
     return noise_jpeg_bytes(size=(64, 64), gps=altered_gps_ifd(**changes))
 
