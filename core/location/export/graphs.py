@@ -82,5 +82,16 @@ def write_onnx(encoder: LocationEncoder, path: Path) -> None:
             )
             program.save(buffer)
     except Exception as error:  # the exporter raises its own error types (UnsupportedOperatorError, SymbolicValueError, ...)
-        raise ExportError(f"ONNX cannot express the {encoder.config.encoding} encoder: {str(error).splitlines()[0]}") from None
+        raise ExportError(
+            f"ONNX cannot express the {encoder.config.encoding} encoder: {_root_cause(error)} "
+            "(export the other formats alone, e.g. --formats torchscript)"
+        ) from None
     path.write_bytes(buffer.getvalue())
+
+
+def _root_cause(error: BaseException) -> str:
+    """The first line of the innermost cause: the exporter wraps what failed (an op, a view it cannot
+    functionalise) in errors about its own steps."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return str(error).strip().splitlines()[0]
