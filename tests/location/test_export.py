@@ -141,6 +141,9 @@ def test_export_refuses_a_folder_with_other_files_and_replaces_an_earlier_export
     export_encoder("encoding:xyz", folder, ())
     assert json.loads((folder / CONFIG_FILE).read_text())["encoder"]["encoding"]["name"] == "xyz"
     assert not (folder / "encoder.pt").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["model", "notes"]
+    (folder / "notes.txt").write_text("mine too")
+    with pytest.raises(ExportError, match=r"an earlier export with other files in it \(notes.txt\)"):
+        export_encoder("encoding:wrap", folder, ())
     with pytest.raises(ExportError, match="unknown export format"):
         export_encoder("encoding:wrap", tmp_path / "new", ("tflite",))
 
@@ -153,3 +156,13 @@ def test_cli_exports_and_says_why_it_cannot(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
     assert main(["encoder", "export", "encoding:nope", "--out", str(tmp_path / "x")]) == 2
     assert "unknown encoding 'nope'" in capsys.readouterr().err
+
+
+def test_graphs_return_nan_rows_where_the_library_refuses_and_wrap_longitudes(exported):
+    source, folder = exported["encoding-tile"]
+    graph = torch.jit.load(str(folder / "encoder.pt"))
+    points = torch.tensor([[0.0, 95.0], [float("nan"), 0.0], [540.0, 10.0], [-180.0, 10.0], [float("inf"), 1.0]])
+    with torch.no_grad():
+        out = graph(points)
+    assert torch.isnan(out[[0, 1, 4]]).all() and not torch.isnan(out[[2, 3]]).any()
+    torch.testing.assert_close(out[2:4], load_encoder(folder).embed(torch.tensor([[180.0, 10.0], [-180.0, 10.0]])), rtol=0, atol=0)

@@ -23,6 +23,7 @@ from core.location.model_folder import (
 
 DEFAULT_FORMATS = ("onnx", "torchscript")
 _WRITERS = {"onnx": write_onnx, "torchscript": write_torchscript}
+_EXPORT_FILES = {CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, *FORMATS.values()}
 
 
 def export_encoder(source: str | Path, out_dir: str | Path, formats: Sequence[str] = DEFAULT_FORMATS) -> Path:
@@ -59,8 +60,13 @@ def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
 def _check_target(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportError(f"{out_dir}: is a file; give a folder for the model")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not is_model_folder(out_dir):
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    if not is_model_folder(out_dir):
         raise ExportError(f"{out_dir}: not empty and not an earlier GeoCSP export; refusing to overwrite it (give a new or empty folder)")
+    others = sorted(path.name for path in out_dir.iterdir() if path.name not in _EXPORT_FILES)
+    if others:
+        raise ExportError(f"{out_dir}: an earlier export with other files in it ({', '.join(others)}); refusing to replace them")
 
 
 def _write_folder(exported: ExportSource, folder: Path, formats: tuple[str, ...]) -> None:
