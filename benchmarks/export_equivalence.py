@@ -39,7 +39,7 @@ def main() -> None:
             started = time.perf_counter()
             folder = export_encoder(source, root / f"model-{index}", formats)
             seconds = time.perf_counter() - started
-            sizes = [f"{(folder / file).stat().st_size / 1e6:.2f} MB" if (folder / file).exists() else "refused"
+            sizes = [f"{(folder / file).stat().st_size / 1e3:,.1f} kB" if (folder / file).exists() else "refused"
                      for file in ("encoder.safetensors", "encoder.onnx", "encoder.pt", "MODEL_CARD.md")]
             print(f"| {name} | {seconds:.1f} | " + " | ".join(sizes) + " |", flush=True)
             folders[name] = folder

@@ -166,3 +166,10 @@ def test_graphs_return_nan_rows_where_the_library_refuses_and_wrap_longitudes(ex
         out = graph(points)
     assert torch.isnan(out[[0, 1, 4]]).all() and not torch.isnan(out[[2, 3]]).any()
     torch.testing.assert_close(out[2:4], load_encoder(folder).embed(torch.tensor([[180.0, 10.0], [-180.0, 10.0]])), rtol=0, atol=0)
+
+
+def test_the_card_carries_the_runs_own_probe_table(trained_run, tmp_path):
+    run_dir = shutil.copytree(trained_run, tmp_path / trained_run.name)
+    (run_dir / "probes.md").write_text("| embedding | climate (acc.) |\n| --- | ---: |\n| run:x | 0.612 ± 0.020 |\n| lonlat | 0.401 ± 0.030 |\n")
+    card = (export_encoder(run_dir, tmp_path / "model", ()) / CARD_FILE).read_text()
+    assert "| run:x | 0.612 ± 0.020 |" in card and "| lonlat | 0.401 ± 0.030 |" in card and "python -m core probe" not in card
