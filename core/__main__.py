@@ -1,4 +1,4 @@
-"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate|export|probe|starter``
+"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate|export|probe|encoder|starter``
 (``geocsp ...`` once the package is installed).
 
 Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core.gis.cli import add_export_parser, run_export
+from core.location.loading import EncoderLoadError
 from core.location.params import ConfigError
 from core.train.checkpoint import CheckpointError
 from core.train.loop import TrainingDiverged
@@ -63,6 +64,7 @@ def build_parser(prog: str = "python -m core") -> argparse.ArgumentParser:
     geolocate.add_argument("--out", type=Path, default=None, help="folder for geolocation-<split>.md/.csv (default: the run folder)")
     add_export_parser(sub)
     _add_probe_parser(sub)
+    _add_encoder_parser(sub)
     starter = sub.add_parser("starter", help="build (or check) the starter runs the app uses on first open (core.workflows.starter)")
     starter.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value of every starter run")
     starter.add_argument("--runs", type=Path, default=None, help="runs folder (default: runs/ or GEOCSP_RUNS)")
@@ -95,6 +97,32 @@ def _add_probe_parser(sub) -> None:
     )
 
 
+def _add_encoder_parser(sub) -> None:
+    from core.location.loading import ENCODER_SOURCES
+
+    encoder = sub.add_parser("encoder", help="take a location encoder out of GeoCSP (export)")
+    actions = encoder.add_subparsers(dest="encoder_command", required=True)
+    export = actions.add_parser(
+        "export", help="write a self-describing model folder (weights, config, card, ONNX, TorchScript)",
+        description=f"SOURCE is {ENCODER_SOURCES}. The folder loads back with core.location.load_encoder, "
+        "or without GeoCSP in torch (encoder.pt) or ONNX Runtime (encoder.onnx).",
+    )
+    export.add_argument("source", metavar="SOURCE", help="the encoder to export, e.g. runs/starter-pretrain, geoclip, encoding:theory")
+    export.add_argument("--out", type=Path, required=True, help="the model folder to write (new, empty, or an earlier export)")
+    export.add_argument("--formats", type=_csv(str), default=("onnx", "torchscript"), help="graph files to write: onnx,torchscript (default both; '' for none)")
+
+
+def _encoder(args) -> int:
+    from core.location.export import export_encoder
+    from core.location.model_folder import CONFIG_FILE
+
+    out = export_encoder(args.source, args.out, args.formats)
+    for name, entry in json.loads((out / CONFIG_FILE).read_text())["files"].items():
+        print(f"{out / name}  {entry['bytes']:>12,} bytes  sha256 {entry['sha256'][:16]}…")
+    print(f"written to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m core") -> int:
     args = build_parser(prog).parse_args(argv)
     try:
@@ -108,6 +136,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m core") -> int:
             return _probe(args)
         if args.command == "starter":
             return _starter(args)
+        if args.command == "encoder":
+            return _encoder(args)
         from core.train.config import load_config
 
         config = load_config(args.config, args.overrides)
@@ -115,7 +145,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m core") -> int:
             return _sweep(config, args)
         config = load_config(args.config, [*args.overrides, f"stage={STAGES[args.command]}"])
         return _train(config, args)
-    except (ConfigError, CheckpointError, TrainingDiverged, ValueError, OSError) as error:
+    except (ConfigError, CheckpointError, TrainingDiverged, EncoderLoadError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -55,7 +55,12 @@ class LocationEncoder(nn.Module):
     def embed(self, lonlat: torch.Tensor) -> torch.Tensor:
         """The location embedding ``[N, embedding_dim]`` float32: the layer the config's ``embedding`` names
         (the network's output, or the encoding's features and the network's output side by side)."""
-        features = self.features(lonlat).to(torch.float32)
+        return self.embed_checked(check_lonlat_tensor(lonlat, self.config.dtype))
+
+    def embed_checked(self, points: torch.Tensor) -> torch.Tensor:
+        """:meth:`embed` of points already checked and wrapped (as :func:`check_lonlat_tensor` returns them, in the
+        config's dtype): no data-dependent branch, so it traces into a graph (:mod:`core.location.export`)."""
+        features = self.encoding(points).to(torch.float32)
         output = self.network(features)
         return torch.cat([features, output], dim=1) if self.config.embedding == "concat" else output
 

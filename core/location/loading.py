@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 
 from core.location.config import LocationEncoderConfig
 from core.location.encoder import LocationEncoder, build_location_encoder
+from core.location.model_folder import CONFIG_FILE, ModelFolderError, read_model_folder
 from core.location.networks import legacy_layout_hint
 from core.location.params import ConfigError
 from core.location.pretrained import PretrainedUnavailable, load_pretrained_geoclip
@@ -163,11 +164,15 @@ def load_encoder(source: str | Path) -> LocationEncoder:
             name, _, options = text.removeprefix("encoding:").partition(":")
             return bare_encoding_encoder(name, parse_options(options))
         path = Path(text.removeprefix("run:"))
+        if (path / CONFIG_FILE).is_file() and not text.startswith("run:"):
+            return read_model_folder(path)
         if (path / "config.yaml").is_file():
             return run_location_encoder(path)
         if not path.exists():
             raise EncoderLoadError(f"{text}: no such folder; give {ENCODER_SOURCES}")
         raise EncoderLoadError(f"{text}: neither a GeoCSP model folder nor a run folder; give {ENCODER_SOURCES}")
+    except ModelFolderError as error:
+        raise EncoderLoadError(str(error)) from error
     except (CheckpointError, ConfigError, PretrainedUnavailable, OSError, ValueError) as error:
         if isinstance(error, EncoderLoadError):
             raise

@@ -74,7 +74,7 @@ class SphericalHarmonicsEncoding(nn.Module):
         sin_lat, cos_lat = lat.sin(), lat.cos().clamp_min(0.0)
         angles = self.orders * lon  # [L (m), N]
         cos_m, sin_m = angles.cos() * self.trig_factor, angles.sin() * self.trig_factor
-        out = lonlat.new_empty(self.out_dim, len(lonlat))
+        out = lonlat.new_empty(self.out_dim, lonlat.shape[0])
         current = self.diagonal * cos_lat**self.orders  # P̄_m^m, [L (m), N]
         previous = torch.zeros_like(current)
         offset = 0

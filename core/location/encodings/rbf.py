@@ -7,7 +7,7 @@ import math
 import torch
 
 from core.location.encodings.sinusoids import DerivedTables, linear_rows
-from core.location.encodings.xyz import register_unit_vector_tables, unit_vector_rows, unit_vector_tables
+from core.location.encodings.xyz import exact_unit_vectors, register_unit_vector_tables, unit_vector_rows, unit_vector_tables
 
 
 def kernel_size_error(kernel_size: float) -> str | None:
@@ -30,7 +30,7 @@ class RBFEncoding(DerivedTables):
         if (error := kernel_size_error(kernel_size)) is not None:
             raise ValueError(f"kernel_size: {error}, got {kernel_size!r}")
         self.register_buffer("centers", torch.as_tensor(centers, dtype=torch.float64).reshape(-1, 2).to(dtype))
-        register_unit_vector_tables(self, dtype)
+        register_unit_vector_tables(self, torch.float64)  # see forward
         self.kernel_size = float(kernel_size)
         self.out_dim = self.centers.shape[0]
         self.inv_variance = 1.0 / (2.0 * math.sin(math.radians(kernel_size) / 2.0)) ** 2
@@ -44,5 +44,5 @@ class RBFEncoding(DerivedTables):
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         """Encode (lon, lat) degrees ``[N, 2]``."""
-        exponent = linear_rows(unit_vector_rows(lonlat, self.unit_weight, self.unit_phase), self.weight, self.bias)
+        exponent = linear_rows(exact_unit_vectors(lonlat, self.unit_weight, self.unit_phase), self.weight, self.bias)
         return exponent.clamp_max_(0.0).exp_().T

@@ -7,7 +7,7 @@ import math
 import torch
 
 from core.location.encodings.sinusoids import COS, SIN, DerivedTables, sinusoid_rows
-from core.location.encodings.xyz import register_unit_vector_tables, unit_vector_rows
+from core.location.encodings.xyz import exact_unit_vectors, register_unit_vector_tables
 
 
 def gaussian_frequencies(count: int, dim: int, sigma: float, seed: int) -> torch.Tensor:
@@ -26,7 +26,7 @@ class RFFEncoding(DerivedTables):
     def __init__(self, num_frequencies: int = 256, sigma: float = 2.0, seed: int = 0, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.register_buffer("frequencies", gaussian_frequencies(num_frequencies, 3, sigma, seed).to(dtype))
-        register_unit_vector_tables(self, dtype)
+        register_unit_vector_tables(self, torch.float64)  # see forward
         self.out_dim = 2 * num_frequencies
         self.derive_tables()
 
@@ -39,4 +39,4 @@ class RFFEncoding(DerivedTables):
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         """Encode (lon, lat) degrees ``[N, 2]``."""
-        return sinusoid_rows(unit_vector_rows(lonlat, self.unit_weight, self.unit_phase), self.weight, self.phase).T
+        return sinusoid_rows(exact_unit_vectors(lonlat, self.unit_weight, self.unit_phase), self.weight, self.phase).T

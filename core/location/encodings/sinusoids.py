@@ -32,21 +32,21 @@ def with_phases(weight: torch.Tensor, phases: Sequence[float]) -> tuple[torch.Te
     return repeated, torch.tensor(list(phases), dtype=weight.dtype, device=weight.device).repeat(weight.shape[0])
 
 
-SMALL_TABLE = 16
-"""Up to this many features a matrix product builds the table fastest; beyond, broadcast passes do."""
-
-
 def linear_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """weight @ rows + bias ``[F, N]`` for coordinate rows ``[C, N]`` (any strides, e.g. ``points.T``), weight
-    ``[F, C]`` and bias ``[F]``. With C ≤ 3 a matrix product is slow for many features, so those take one
-    broadcast pass per coordinate along contiguous rows, plus one for the bias."""
-    if weight.shape[0] <= SMALL_TABLE:
-        return torch.addmm(bias[:, None], weight, rows)
+    ``[F, C]`` and bias ``[F]``: one broadcast pass per coordinate along contiguous rows (with C ≤ 3 a matrix
+    product is slow for many features), plus one for the bias.
+
+    Every value is rounded as IEEE multiplications and additions in this order round it, with no fused
+    multiply-add (``addcmul_`` and matrix products fuse, depending on the CPU and the BLAS): at the finest
+    scales an argument of ~10³ rad carries 1e-4 per ulp, so a different rounding would move the features
+    by that much, and an exported ONNX graph (:mod:`core.location.export`) could not reproduce them.
+    """
     if not rows.is_contiguous():
         rows = torch.stack(rows.unbind(0))  # a transposed [N, C] view: faster than .contiguous()
     table = torch.mul(weight[:, 0:1], rows[0:1]).add_(bias[:, None])
     for c in range(1, rows.shape[0]):
-        table.addcmul_(weight[:, c : c + 1], rows[c : c + 1])
+        table.add_(torch.mul(weight[:, c : c + 1], rows[c : c + 1]))
     return table
 
 

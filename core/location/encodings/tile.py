@@ -40,5 +40,5 @@ class TileEncoding(nn.Module):
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         """Encode (lon, lat) degrees ``[N, 2]``."""
-        out = self.origin.new_zeros(len(lonlat), self.out_dim)
-        return out.index_put_((torch.arange(len(lonlat), device=out.device), self.cells(lonlat)), out.new_ones(()))
+        out = self.origin.new_zeros(lonlat.shape[0], self.out_dim)
+        return out.index_put_((torch.arange(lonlat.shape[0], device=out.device), self.cells(lonlat)), out.new_ones(()))

@@ -33,6 +33,14 @@ def unit_vector_rows(lonlat: torch.Tensor, weight: torch.Tensor, phase: torch.Te
     return torch.cat([table[0:1] * table[1:3], table[3:4]])
 
 
+def exact_unit_vectors(lonlat: torch.Tensor, weight: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+    """:func:`unit_vector_rows` computed in float64 (``weight`` and ``phase`` float64 tables) and rounded once to
+    ``lonlat``'s dtype. For encodings that multiply the unit vector by large frequencies (rff, rbf): a last-bit
+    difference between two runtimes' float32 sines would be amplified past 1e-5 in their features, whereas
+    correctly rounded unit vectors are the same in torch and in an exported ONNX graph."""
+    return unit_vector_rows(lonlat.double(), weight, phase).to(lonlat.dtype)
+
+
 class XYZEncoding(nn.Module):
     """Point on the unit sphere → 3 features, computed in ``dtype``."""
 
