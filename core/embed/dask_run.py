@@ -75,7 +75,7 @@ def _embed_partition(
     """Check, embed and write one partition as ``folder/part.NNNNN.parquet``; its report rows."""
     number = partition_info["number"]
     report = EmbedReport(source, "", folder)
-    kept = good_rows(_partition_chunk(frame), "skip", report)
+    kept = good_rows(_partition_chunk(frame), report)
     if len(kept):
         embeddings = embed_lonlat(_worker_encoder(source), kept.lonlat)
         writer = open_writer(Path(folder) / f"part.{number:05d}.parquet", vector)

@@ -31,17 +31,14 @@ def check_options(vector: str, on_bad_rows: str, chunk_size: int) -> None:
         raise EmbedInputError(f"chunk_size must be at least 1, not {chunk_size}")
 
 
-def good_rows(chunk: PointChunk, on_bad_rows: BadRowPolicy, report: EmbedReport) -> PointChunk:
-    """``chunk`` without its bad rows, which ``report`` counts; :class:`BadRowsError` under ``"fail"``."""
+def good_rows(chunk: PointChunk, report: EmbedReport) -> PointChunk:
+    """``chunk`` without its bad rows, which ``report`` counts and lists."""
     good, bad = check_rows(chunk.lonlat, chunk.rows)
     report.rows_read += len(chunk)
-    if bad:
-        if on_bad_rows == "fail":
-            raise BadRowsError(bad)
-        report.add_bad(bad)
-        chunk = chunk.take(good)
-    report.representative_points += int(chunk.representative.sum())
-    return chunk
+    report.add_bad(bad)
+    kept = chunk.take(good) if bad else chunk
+    report.representative_points += int(kept.representative.sum())
+    return kept
 
 
 def embed_points(
@@ -54,8 +51,8 @@ def embed_points(
     (:func:`core.location.loading.embed_lonlat`).
 
     Rows with missing, NaN or out-of-range coordinates are listed in the report and left out
-    (``on_bad_rows="skip"``) or fail the run (``"fail"``: :class:`~core.embed.checks.BadRowsError`, nothing
-    written). ``vector``: the embedding as one list column (GeoParquet) or numbered ``emb_000…`` columns.
+    (``on_bad_rows="skip"``) or fail the run (``"fail"``: once one is found the rest of the file is only
+    checked, then :class:`~core.embed.checks.BadRowsError` lists them; nothing is written). ``vector``: the embedding as one list column (GeoParquet) or numbered ``emb_000…`` columns.
     Problems with the input or options raise :class:`EmbedInputError`, with the encoder
     :class:`~core.location.loading.EncoderLoadError`; a failed run leaves no output file.
     """
@@ -70,13 +67,16 @@ def embed_points(
     try:
         with tqdm(total=reader.total, unit="pt", unit_scale=True, desc="embed", disable=not progress) as bar:
             for chunk in reader.chunks(chunk_size):
-                kept = good_rows(chunk, on_bad_rows, report)
-                if len(kept):
+                kept = good_rows(chunk, report)
+                failing = on_bad_rows == "fail" and report.bad_row_count > 0
+                if len(kept) and not failing:
                     embeddings = embed_lonlat(encoder, kept.lonlat)
                     writer.write(kept, embeddings)
                     report.embedded += len(kept)
                     report.dim = embeddings.shape[1]
                 bar.update(len(chunk))
+        if on_bad_rows == "fail" and report.bad_row_count:
+            raise BadRowsError(report.bad_rows, report.bad_row_count)
         if not report.embedded:
             raise EmbedInputError(f"{points_path}: no row could be embedded ({report.rows_read:,} read, {report.bad_row_count:,} bad)")
         writer.commit()

@@ -45,7 +45,7 @@ def read_points(path: str | Path) -> PointTable:
     :class:`EmbedInputError` when it cannot be read or no row can be embedded."""
     reader = open_points(path)
     report = EmbedReport("", str(path), "", notes=list(reader.notes))
-    chunks = [good_rows(chunk, "skip", report) for chunk in reader.chunks()]
+    chunks = [good_rows(chunk, report) for chunk in reader.chunks()]
     kept = [chunk for chunk in chunks if len(chunk)]
     if not kept:
         raise EmbedInputError(f"{Path(path).name}: no row has usable coordinates ({report.rows_read:,} read)")
