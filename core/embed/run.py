@@ -9,6 +9,7 @@ from typing import Literal
 
 from tqdm import tqdm
 
+from core.coords import wrap_longitude
 from core.embed.checks import BadRowsError, check_rows
 from core.embed.chunks import EmbedInputError, PointChunk
 from core.embed.columns import VECTOR_LAYOUTS, VectorLayout
@@ -32,11 +33,12 @@ def check_options(vector: str, on_bad_rows: str, chunk_size: int) -> None:
 
 
 def good_rows(chunk: PointChunk, report: EmbedReport) -> PointChunk:
-    """``chunk`` without its bad rows, which ``report`` counts and lists."""
+    """``chunk`` without its bad rows, which ``report`` counts and lists, longitudes wrapped to [-180, 180)."""
     good, bad = check_rows(chunk.lonlat, chunk.rows)
     report.rows_read += len(chunk)
     report.add_bad(bad)
     kept = chunk.take(good) if bad else chunk
+    kept.lonlat[:, 0] = wrap_longitude(kept.lonlat[:, 0])
     report.representative_points += int(kept.representative.sum())
     return kept
 

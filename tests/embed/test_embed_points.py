@@ -89,7 +89,7 @@ def test_polygons_and_lines_are_embedded_at_a_representative_point_and_say_so(tm
     np.testing.assert_allclose(embeddings_of(out), expected, atol=1e-5)
 
 
-BAD_CSV = "name,lon,lat\nok,2.35,48.86\nblank,,10\ntext,abc,10\nnorth,10,95.5\nwest,-181,0\nok2,36.8,-1.28\n"
+BAD_CSV = "name,lon,lat\nok,2.35,48.86\nblank,,10\ntext,abc,10\nnorth,10,95.5\nwest,-361,0\nok2,36.8,-1.28\n"
 
 
 def test_bad_rows_are_listed_with_their_numbers_and_skipped(tmp_path):
@@ -98,7 +98,7 @@ def test_bad_rows_are_listed_with_their_numbers_and_skipped(tmp_path):
     report = embed_points(ENCODER, source, tmp_path / "out.csv", progress=False, chunk_size=4)
     assert [(b.row, b.reason) for b in report.bad_rows] == [
         (1, "longitude is blank or not a number"), (2, "longitude is blank or not a number"),
-        (3, "latitude 95.5 is outside [-90, 90]"), (4, "longitude -181 is outside [-180, 180]"),
+        (3, "latitude 95.5 is outside [-90, 90]"), (4, "longitude -361 is outside [-360, 360]"),
     ]
     assert (report.rows_read, report.embedded, report.bad_row_count) == (6, 2, 4)
     assert list(pd.read_csv(tmp_path / "out.csv")["name"]) == ["ok", "ok2"]
@@ -108,9 +108,17 @@ def test_bad_rows_fail_the_run_and_leave_no_file(tmp_path):
     source = tmp_path / "bad.csv"
     source.write_text(BAD_CSV)
     out = tmp_path / "out.parquet"
-    with pytest.raises(BadRowsError, match=r"4 row\(s\) cannot be embedded: row 1: longitude is blank.*row 4: longitude -181"):
+    with pytest.raises(BadRowsError, match=r"4 row\(s\) cannot be embedded: row 1: longitude is blank.*row 4: longitude -361"):
         embed_points(ENCODER, source, out, progress=False, on_bad_rows="fail", chunk_size=1)
     assert not out.exists() and not partial_path(out).exists()
+
+
+def test_longitudes_past_180_are_wrapped(tmp_path, expected):
+    source = tmp_path / "east.csv"
+    pd.DataFrame({"lon": LONLAT[:, 0] % 360.0, "lat": LONLAT[:, 1]}).to_csv(source, index=False)  # 0-360 longitudes
+    embed_points(ENCODER, source, tmp_path / "out.npy", progress=False)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "out.index.csv")["lon"], LONLAT[:, 0], atol=1e-9)
 
 
 def test_an_empty_geometry_is_a_bad_row(tmp_path):
