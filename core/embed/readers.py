@@ -157,7 +157,8 @@ class _ParquetReader(PointsReader):
         if meta.get("encoding", "WKB") not in ("WKB", "point"):
             raise EmbedInputError(f"{path}: geometry encoding {meta['encoding']!r} is not read; write WKB or point (GeoParquet)")
         # GeoParquet: a column without "crs" is OGC:CRS84 (lon/lat degrees); "crs": null means unknown.
-        crs = CRS.from_user_input(meta["crs"]) if meta.get("crs", "OGC:CRS84") is not None else None
+        crs = meta.get("crs", "OGC:CRS84")
+        crs = CRS.from_user_input(crs) if crs is not None else None
         notes: list[str] = []
         return cls(path, "GeoParquet", total, notes, column, meta.get("encoding", "WKB"), _crs_or_assumed(path, crs, notes))
 

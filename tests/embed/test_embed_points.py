@@ -1,14 +1,17 @@
 """``embed_points`` on real files written by geopandas/pyogrio: every input format, another CRS, polygons and
 lines, bad rows skipped or failing, every output format, chunks equal to one pass."""
 
+import json
 import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import shapely
 from shapely.geometry import LineString, Point, box
 
 from core.embed import BadRowsError, EmbedInputError, embed_points, read_points
@@ -65,6 +68,16 @@ def test_every_input_format_embeds_its_points_and_keeps_its_columns(tmp_path, su
     assert pq.read_schema(out).field("embedding").type.list_size == expected.shape[1]
     np.testing.assert_allclose(embeddings_of(out), expected[order], atol=1e-5)
     np.testing.assert_allclose(np.column_stack([back.geometry.x, back.geometry.y]), LONLAT[order], atol=1e-6)
+
+
+def test_geoparquet_without_crs_metadata_is_lon_lat_and_a_null_crs_is_assumed_so(tmp_path, expected):
+    table = pa.table({"id": np.arange(5), "geometry": shapely.to_wkb(shapely.points(LONLAT))})
+    for crs, note in (({}, False), ({"crs": None}, True)):  # GeoParquet: no "crs" key is OGC:CRS84, null is unknown
+        geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": {"encoding": "WKB", "geometry_types": [], **crs}}}
+        pq.write_table(table.replace_schema_metadata({"geo": json.dumps(geo)}), tmp_path / "bare.parquet")
+        report = embed_points(ENCODER, tmp_path / "bare.parquet", tmp_path / "out.npy", progress=False)
+        assert any("no CRS: it was taken as EPSG:4326" in n for n in report.notes) == note
+        np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
 
 
 def test_a_projected_crs_is_reprojected_to_wgs84(tmp_path, expected):
