@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import shapely
 from pyproj import CRS, Transformer
@@ -85,8 +86,6 @@ def chunk_from_geometry(attributes: pa.Table, geometry: np.ndarray, first_row: i
 def chunk_from_columns(attributes: pa.Table, lon: str, lat: str, first_row: int) -> PointChunk:
     """A chunk whose coordinates are the ``lon``/``lat`` columns of ``attributes`` (degrees, EPSG:4326); text that
     is not a number becomes NaN there (and a bad row), and both columns are written back as float64."""
-    import pandas as pd
-
     values = {name: pd.to_numeric(attributes.column(name).to_pandas(), errors="coerce").to_numpy(np.float64) for name in (lon, lat)}
     for name, column in values.items():
         attributes = attributes.set_column(attributes.schema.get_field_index(name), name, pa.array(column, pa.float64()))

@@ -8,6 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.embed import DEFAULT_CHUNK_SIZE
+
 LOCAL = "local"
 
 
@@ -23,7 +25,7 @@ def add_embed_parser(sub: argparse._SubParsersAction) -> None:
     embed.add_argument("--out", type=Path, required=True, help="output: .parquet, .gpkg, .csv or .npy (+ .index.csv); with --dask a new folder")
     embed.add_argument("--vector", choices=("list", "columns"), default="list", help="GeoParquet: one list column 'embedding' or columns emb_000…")
     embed.add_argument("--on-bad-rows", choices=("skip", "fail"), default="skip", help="rows with NaN or out-of-range coordinates")
-    embed.add_argument("--chunk-size", type=int, default=65_536, help="rows read, embedded and written at a time")
+    embed.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="rows read, embedded and written at a time (memory grows with it)")
     embed.add_argument(
         "--dask", nargs="?", const=LOCAL, default=None, metavar="ADDRESS",
         help="run on Dask: a LocalCluster started here, or the scheduler at ADDRESS (e.g. tcp://host:8786)",

@@ -30,6 +30,7 @@ import shapely
 from pyproj import CRS
 
 from core.data.columns import lonlat_columns
+from core.embed import DEFAULT_CHUNK_SIZE
 from core.embed.chunks import EmbedInputError, PointChunk, chunk_from_columns, chunk_from_geometry, to_wgs84
 
 #: Input suffixes -> the format's name.
@@ -37,7 +38,6 @@ INPUT_FORMATS = {
     ".csv": "CSV", ".parquet": "GeoParquet", ".geoparquet": "GeoParquet", ".gpkg": "GeoPackage", ".geojson": "GeoJSON",
     ".json": "GeoJSON", ".zip": "zipped Shapefile", ".fgb": "FlatGeobuf", ".kml": "KML",
 }
-DEFAULT_CHUNK_SIZE = 65_536
 
 
 @dataclass
@@ -115,7 +115,7 @@ class _CsvReader(PointsReader):
             separator = ","
         header = list(pd.read_csv(path, sep=separator, nrows=0, encoding="utf-8-sig").columns)
         lon, lat = _coordinate_columns(path, [str(name) for name in header])
-        first = pd.read_csv(path, sep=separator, nrows=DEFAULT_CHUNK_SIZE, encoding="utf-8-sig")
+        first = pd.read_csv(path, sep=separator, nrows=DEFAULT_CHUNK_SIZE, encoding="utf-8-sig")  # the column types
         dtypes = {name: _stable_dtype(dtype) for name, dtype in first.dtypes.items() if name not in (lon, lat)}
         return cls(path, "CSV", None, [], separator, lon, lat, dtypes)
 

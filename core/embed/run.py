@@ -13,7 +13,8 @@ from core.coords import wrap_longitude
 from core.embed.checks import BadRowsError, check_rows
 from core.embed.chunks import EmbedInputError, PointChunk
 from core.embed.columns import VECTOR_LAYOUTS, VectorLayout
-from core.embed.readers import DEFAULT_CHUNK_SIZE, open_points
+from core.embed import DEFAULT_CHUNK_SIZE
+from core.embed.readers import open_points
 from core.embed.report import EmbedReport
 from core.embed.writers import open_writer
 from core.location.loading import embed_lonlat, load_encoder
