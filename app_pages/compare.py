@@ -55,7 +55,7 @@ else:
 with st.expander("Places from a file: P(y | x) at every point of a GeoJSON, GeoPackage, Shapefile, GeoParquet, KML or CSV"):
     places = gis_widgets.upload_places("compare")
     if places is not None:
-        place_table = predicted_places_layer(predictor, places[1])
+        place_table = predicted_places_layer(predictor, places[1], places[0])
         labels = gis_widgets.place_labels(places[1])
         shown = min(len(labels), prediction.MAX_COMPARED_PLACES)
         st.caption(f"{len(labels):,} places; the chart compares the first {shown}.")

@@ -1,5 +1,6 @@
-"""GIS widgets shared by the pages: vector-file uploads read into regions, zones or places, and download buttons
-that write a table as GeoPackage, GeoParquet or GeoJSON.
+"""GIS widgets shared by the pages: vector-file uploads read into regions, zones or places (places through
+:func:`core.embed.read_points`, the reading and bad-row checks of ``python -m core embed``), and download
+buttons that write a table as GeoPackage, GeoParquet or GeoJSON.
 
 Uploads are read once per file content (``st.cache_data``); every problem is a message in the page. A
 download button builds its file only when clicked (Streamlit runs the callable then), so pages do not pay
@@ -9,15 +10,20 @@ for exports nobody asks for.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import streamlit as st
 
+from core.embed import EmbedInputError, PointTable, read_points
+from core.embed.columns import EMBEDDED_AT
 from core.gis.export import FORMATS, layer_bytes
 from core.gis.read import MAX_VECTOR_BYTES, GISInputError, VectorLayer, read_vector_bytes
-from core.gis.region import PolygonRegion, points_from_layer, region_from_layer, zones_from_layer
+from core.gis.region import PolygonRegion, region_from_layer, zones_from_layer
 from geovis.markdown_text import escape_markdown
 
 UPLOAD_LIMIT_MB = MAX_VECTOR_BYTES // 2**20
@@ -69,14 +75,34 @@ def upload_zones(key: str, container=st) -> gpd.GeoDataFrame | None:
     return _read_as(upload_layer("Zones file (polygons)", f"{key}_zones_file", container), zones_from_layer)
 
 
+@st.cache_data(max_entries=8, show_spinner="Reading the places…")
+def _places(data: bytes, name: str) -> PointTable:
+    with tempfile.TemporaryDirectory(prefix="geocsp-places-") as folder:
+        path = Path(folder) / Path(name).name
+        path.write_bytes(data)
+        return read_points(path)
+
+
 def upload_places(key: str, container=st) -> tuple[np.ndarray, gpd.GeoDataFrame] | None:
-    """An uploaded file's points: (lon, lat) rows and the point features, or None."""
-    return _read_as(upload_layer("Places file (points)", f"{key}_places_file", container), points_from_layer)
+    """An uploaded file's places: (lon, lat) rows and the features (lines and polygons at a representative
+    point; rows without usable coordinates left out and listed under the uploader), or None."""
+    upload = container.file_uploader("Places file (points)", key=f"{key}_places_file", help=FILE_HELP, max_upload_size=UPLOAD_LIMIT_MB)
+    if upload is None:
+        return None
+    try:
+        table = _places(upload.getvalue(), upload.name)
+    except EmbedInputError as error:
+        container.error(escape_markdown(error))
+        return None
+    for note in table.notes():
+        container.caption(f"ℹ️ {escape_markdown(note)}")
+    return table.lonlat, table.frame
 
 
 def place_labels(places: gpd.GeoDataFrame) -> list[str]:
-    """A label per place: its value in the first text column (e.g. a name), else "place N"."""
-    text = next((c for c in places.columns if c != places.geometry.name and places[c].dtype == object), None)
+    """A label per place: its value in the first text column of the file (e.g. a name), else "place N"."""
+    own = [c for c in places.columns if c not in (places.geometry.name, EMBEDDED_AT)]
+    text = next((c for c in own if pd.api.types.is_string_dtype(places[c]) or places[c].dtype == object), None)
     return [str(v) if text else f"place {i + 1}" for i, v in enumerate(places[text] if text else range(len(places)))]
 
 

@@ -128,16 +128,3 @@ def zones_from_layer(layer: VectorLayer) -> gpd.GeoDataFrame:
         raise GISInputError(f"{layer.name} has no polygons (its geometries: {kinds}); zones need polygons")
     return frame.set_geometry([PolygonRegion.from_geometry(layer.name, g).geometry for g in frame.geometry], crs=frame.crs)
 
-
-def points_from_layer(layer: VectorLayer) -> tuple[np.ndarray, gpd.GeoDataFrame]:
-    """(float64 ``[N, 2]`` (lon, lat) wrapped to [-180, 180), the point features); multipoints are exploded."""
-    frame = layer.frame[layer.frame.geometry.geom_type.isin(("Point", "MultiPoint"))].explode(index_parts=False)
-    if frame.empty:
-        kinds = ", ".join(sorted(set(layer.frame.geometry.geom_type)))
-        raise GISInputError(f"{layer.name} has no points (its geometries: {kinds}); places need points")
-    frame = frame.reset_index(drop=True)
-    lon = (frame.geometry.x.to_numpy() + 180.0) % 360.0 - 180.0
-    lat = frame.geometry.y.to_numpy()
-    if not (np.isfinite(lat).all() and (np.abs(lat) <= 90.0).all()):
-        raise GISInputError(f"{layer.name}: latitudes must lie in [-90, 90]")
-    return np.stack([lon, lat], axis=1), frame

@@ -25,7 +25,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from core.data.base import GeoImageDataset
-from core.gis.export import flatten_lists, hexagon_layer, points_layer
+from core.embed.columns import with_embedding
+from core.gis.export import hexagon_layer, points_layer
 from core.hexgrid import cell_centers
 
 if TYPE_CHECKING:  # torch stays unimported for pages that only export samples (Browse)
@@ -67,7 +68,8 @@ def samples_layer(dataset: GeoImageDataset, indices: Sequence[int] | np.ndarray 
 def embedding_layer(cells: Sequence[str], embeddings: np.ndarray, k: int = 8, vector: VectorColumns = "none", seed: int = 0) -> gpd.GeoDataFrame:
     """Embedded H3 cells as the Embedding map colours them: ``cluster`` (k-means, ``k`` clusters, 0 the largest),
     ``pca_color`` (first three principal components as hex RGB) and, with ``vector`` "columns" or "list", the
-    embedding as ``embedding_0…`` columns or one ``embedding`` list column (a list in GeoParquet only)."""
+    embedding as ``emb_000…`` columns or one ``embedding`` list column (a list in GeoParquet only), named as
+    ``python -m core embed`` names them (:func:`core.embed.columns.with_embedding`)."""
     from core.workflows import embedding_map as em
 
     embeddings = np.asarray(embeddings, dtype=np.float32)
@@ -75,21 +77,18 @@ def embedding_layer(cells: Sequence[str], embeddings: np.ndarray, k: int = 8, ve
         "cluster": em.kmeans_clusters(embeddings, k, seed),
         "pca_color": np.array(["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in em.pca_rgb(embeddings, seed).tolist()], dtype=object),
     }
-    if vector != "none":
-        columns["embedding"] = embeddings
     layer = hexagon_layer(cells, columns)
-    return flatten_lists(layer) if vector == "columns" else layer
+    return layer if vector == "none" else with_embedding(layer, embeddings, vector)
 
 
 def embedded_places_layer(
     places: gpd.GeoDataFrame, embeddings: np.ndarray, clusters: ArrayLike | None = None, vector: VectorColumns = "list"
 ) -> gpd.GeoDataFrame:
     """``places`` (points, attributes kept) with ``cluster`` (e.g. that of the hexagon each lies in, -1 for none)
-    when given and, unless ``vector`` is "none", the embedding as ``embedding_0…`` columns or one list column."""
+    when given and, unless ``vector`` is "none", the embedding as ``emb_000…`` columns or one list column
+    (:func:`core.embed.columns.with_embedding`)."""
     layer = places.assign(cluster=np.asarray(clusters, dtype=np.int64)) if clusters is not None else places.copy()
-    if vector != "none":
-        layer["embedding"] = list(np.asarray(embeddings, dtype=np.float32))
-    return flatten_lists(layer) if vector == "columns" else layer
+    return layer if vector == "none" else with_embedding(layer, embeddings, vector)
 
 
 def class_probability_columns(probs: np.ndarray, class_names: Sequence[str], classes: Sequence[int] | None = None) -> dict:
@@ -122,11 +121,10 @@ def predicted_class_layer(
 
 
 def predicted_places_layer(
-    classifier: LocationClassifier, places: gpd.GeoDataFrame, classes: Sequence[int] | None = None
+    classifier: LocationClassifier, places: gpd.GeoDataFrame, lonlat: ArrayLike, classes: Sequence[int] | None = None
 ) -> gpd.GeoDataFrame:
-    """``places`` (points in EPSG:4326, their attributes kept) with :func:`class_probability_columns` of
-    ``classifier``'s P(y | x) there."""
-    lonlat = np.stack([places.geometry.x.to_numpy(), places.geometry.y.to_numpy()], axis=1)
+    """``places`` (features in EPSG:4326, their attributes kept) with :func:`class_probability_columns` of
+    ``classifier``'s P(y | x) at each one's (lon, lat) row of ``lonlat`` (e.g. a polygon's representative point)."""
     probs = classifier.location_probs(lonlat).numpy()
     return places.assign(**class_probability_columns(probs, classifier.class_names, classes))
 

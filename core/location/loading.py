@@ -194,5 +194,5 @@ def embed_lonlat(encoder: LocationEncoder, lonlat: np.ndarray, batch_size: int =
     if not len(points):
         raise ValueError("no points to embed")
     device = next((t.device for t in [*encoder.parameters(), *encoder.buffers()]), torch.device("cpu"))
-    parts = [encoder.embed(batch.to(device)).float().cpu() for batch in points.split(batch_size)]
-    return torch.nn.functional.normalize(torch.cat(parts), dim=1).numpy()
+    parts = [torch.nn.functional.normalize(encoder.embed(batch.to(device)).float(), dim=1).cpu() for batch in points.split(batch_size)]
+    return torch.cat(parts).numpy()  # normalised batch by batch: no second full-size copy

@@ -106,10 +106,11 @@ def test_the_upload_cap_is_the_servers():
 
 def test_places_and_zones_on_compare(runs, tmp_path):
     at = open_page("app_pages/compare.py")
-    places = b"name,lon,lat\nParis,2.35,48.86\nNairobi,36.82,-1.28\nFiji,178.4,-18.1\n"
+    places = b"name,lon,lat\nParis,2.35,48.86\nNairobi,36.82,-1.28\nTypo,2.35,488.6\nFiji,178.4,-18.1\n"
     at = ok(at.file_uploader(key="compare_places_file").set_value(("places.csv", places, "text/csv")).run())
     table = next(d.value for d in at.dataframe if "argmax" in d.value.columns)
     assert list(table["name"]) == ["Paris", "Nairobi", "Fiji"]
+    assert any("1 row(s) left out" in c.value and "latitude 488.6 is outside" in c.value for c in at.caption)
     np.testing.assert_allclose(table[[c for c in table.columns if c.startswith("p_") and c != "p_argmax"]].sum(axis=1), 1.0, rtol=1e-5)
 
     zones = gpd.GeoDataFrame({"zone": ["ring", "pacific"]}, geometry=[RING, box(170.0, -20.0, 190.0, 0.0)], crs="EPSG:4326")
@@ -119,7 +120,11 @@ def test_places_and_zones_on_compare(runs, tmp_path):
     assert not at.error
 
 
-def test_places_from_a_file_are_embedded_on_the_embedding_map(embedding_page):
+def test_places_from_a_file_are_embedded_on_the_embedding_map(embedding_page, tmp_path):
     places = b"name,lon,lat\nParis,2.35,48.86\nPole,0,-89.9\n"
     at = ok(embedding_page.file_uploader(key="embedding_places_file").set_value(("places.csv", places, "text/csv")).run())
+    assert any("2 places embedded" in c.value for c in at.caption) and not at.error
+    fields = gpd.GeoDataFrame({"field": ["north", "south"]}, geometry=[box(10, 50, 11, 51), box(10, -51, 11, -50)], crs="EPSG:4326")
+    at = ok(at.file_uploader(key="embedding_places_file").set_value(("fields.gpkg", gpkg_bytes(tmp_path, fields, "fields.gpkg"), GPKG)).run())
+    assert any("2 line or polygon feature(s) are placed at a representative point" in c.value for c in at.caption)
     assert any("2 places embedded" in c.value for c in at.caption) and not at.error

@@ -58,7 +58,7 @@ def test_embedding_map_round_trip_with_vectors(tmp_path, fmt):
 def test_embedding_vectors_as_columns_everywhere(tmp_path):
     embeddings = np.eye(len(CELLS), 3, dtype=np.float32)
     back = read_back(embedding_layer(CELLS, embeddings, k=2, vector="columns"), tmp_path, "parquet")
-    assert [c for c in back.columns if c.startswith("embedding")] == ["embedding_0", "embedding_1", "embedding_2"]
+    assert [c for c in back.columns if c.startswith("emb")] == ["emb_000", "emb_001", "emb_002"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -116,4 +116,4 @@ def test_embedded_places_keep_their_attributes(tmp_path, vector):
     layer = embedded_places_layer(places, np.ones((2, 3), dtype=np.float32), [4, -1], vector)
     back = read_back(layer, tmp_path, "parquet")
     assert list(back["name"]) == ["Paris", "Tokyo"] and list(back["cluster"]) == [4, -1]
-    assert ("embedding" in back.columns) == (vector == "list") and ("embedding_2" in back.columns) == (vector == "columns")
+    assert ("embedding" in back.columns) == (vector == "list") and ("emb_002" in back.columns) == (vector == "columns")

@@ -10,7 +10,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from core.gis.read import GISInputError, extract_shapefile, read_vector_bytes, read_vector_file
-from core.gis.region import points_from_layer, region_from_layer
+from core.gis.region import region_from_layer
 
 SQUARE = box(10.0, 20.0, 12.0, 22.0)
 
@@ -66,19 +66,6 @@ def test_a_crs_less_file_in_metres_is_refused(tmp_path):
     metres = polygons().to_crs("EPSG:3857").set_crs(None, allow_override=True)
     with pytest.raises(GISInputError, match="no CRS and its coordinates .* are not longitude/latitude"):
         read_vector_bytes(zipped_shapefile(metres, tmp_path, with_prj=False), "zones.zip")
-
-
-def test_a_csv_of_points_with_aliased_headers(tmp_path):
-    layer = read_vector_bytes(b"Name;Longitude;Latitude\nParis;2.35;48.86\nTokyo;139.69;35.68\n", "places.csv")
-    lonlat, frame = points_from_layer(layer)
-    np.testing.assert_allclose(lonlat, [[2.35, 48.86], [139.69, 35.68]])
-    assert list(frame["Name"]) == ["Paris", "Tokyo"]
-
-
-def test_points_wrap_longitudes_and_multipoints_explode(tmp_path):
-    frame = gpd.GeoDataFrame(geometry=[Point(190.0, 10.0)], crs="EPSG:4326")
-    lonlat, _ = points_from_layer(read_vector_bytes(file_bytes(frame, tmp_path, "p.geojson"), "p.geojson"))
-    np.testing.assert_allclose(lonlat, [[-170.0, 10.0]])
 
 
 @pytest.mark.parametrize(
