@@ -5,7 +5,7 @@ docstring on it fails ``mkdocs build --strict``.
 cannot follow; this extension reads that map and gives the ``geocsp`` module one alias member per name whose
 module exists, so ``::: geocsp`` renders exactly the names ``import geocsp`` offers. Each of those objects, and
 each public member of a class among them, must have a docstring: a missing one is logged as a warning, which
-``--strict`` turns into a failed build; Sphinx roles (``:class:`X```) are shown as code. A name whose module
+``--strict`` turns into a failed build; Sphinx roles (``:class:`X```) show as code, ``>>>`` examples as code blocks. A name whose module
 does not exist yet is left out with an info line (tests/test_docs.py checks that every name imports).
 """
 
@@ -21,6 +21,8 @@ PACKAGE = "geocsp"
 logger = griffe.get_logger("geocsp_surface")
 #: Sphinx roles in docstrings (``:class:`X```, ``:func:`~a.b```): Markdown shows them as plain code.
 SPHINX_ROLE = re.compile(r":(?:class|func|meth|attr|mod|data|exc|obj):`~?([^`]+)`")
+#: A doctest-style example (``>>>`` lines up to a blank line): Markdown would read it as nested quotes.
+EXAMPLE = re.compile(r"^>>> .*(?:\n(?!\s*$).*)*", re.M)
 
 
 class GeocspSurface(griffe.Extension):
@@ -30,6 +32,8 @@ class GeocspSurface(griffe.Extension):
         """When ``geocsp`` is loaded: alias each exported name to its ``core`` object and check its docstrings."""
         if pkg.path != PACKAGE:
             return
+        if pkg.docstring:
+            pkg.docstring.value = markdown_docstring(pkg.docstring.value)
         exports: dict[str, str] = ast.literal_eval(str(pkg["_EXPORTS"].value))
         for name, module in sorted(exports.items()):
             try:
@@ -42,7 +46,7 @@ class GeocspSurface(griffe.Extension):
                 if not obj.docstring:
                     logger.warning(f"{obj.path} has no docstring, and it is public as part of {PACKAGE}.{name}")
                 else:
-                    obj.docstring.value = SPHINX_ROLE.sub(r"`\1`", obj.docstring.value)
+                    obj.docstring.value = markdown_docstring(obj.docstring.value)
 
 
 def documented_objects(obj: griffe.Object | griffe.Alias) -> list[griffe.Object | griffe.Alias]:
@@ -50,3 +54,8 @@ def documented_objects(obj: griffe.Object | griffe.Alias) -> list[griffe.Object 
     if not obj.is_class:
         return [obj]
     return [obj, *(member for name, member in obj.members.items() if not name.startswith("_"))]
+
+
+def markdown_docstring(text: str) -> str:
+    """A docstring as Markdown: Sphinx roles as code, ``>>>`` examples as Python console blocks."""
+    return EXAMPLE.sub(lambda match: f"```pycon\n{match[0]}\n```", SPHINX_ROLE.sub(r"`\1`", text))
