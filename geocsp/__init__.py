@@ -5,8 +5,8 @@
 >>> encoder.embed(torch.tensor([[2.35, 48.86]]))            # (lon, lat) degrees → [1, embedding_dim]
 
 These few names are the documented, stable surface; ``core`` is the implementation behind them and may
-change shape. Each name is imported from its ``core`` module on first use (PEP 562), so ``import geocsp``
-costs nothing until a name is used.
+change shape. Each name is imported from the ``core`` module that defines it on first use (PEP 562), so
+``import geocsp`` costs nothing until a name is used.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ _EXPORTS = {
     "EncoderLoadError": "core.location.loading",
     "LocationEncoder": "core.location.encoder",
     "build_location_encoder": "core.location.encoder",
-    "embed_points": "core.embed",
-    "export_encoder": "core.location.export",
+    "embed_points": "core.embed.run",
+    "export_encoder": "core.location.export.writer",
     "list_encoders": "core.location.catalog",
     "load_encoder": "core.location.loading",
 }
