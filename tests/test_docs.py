@@ -2,9 +2,9 @@
 the public ``geocsp`` surface fails it), its marked code snippets run, and the README starts with the two commands.
 
 A snippet is tested when an HTML comment stands right before its fenced block:
-``<!-- test [requires=MODULE,...] [run=PATH] -->``. The marked snippets of one page run in order, each in its own
-subprocess, in one temporary folder (the repository on ``PYTHONPATH``, this interpreter's ``bin`` first on
-``PATH``): ``python`` blocks with this interpreter, ``bash`` blocks with ``bash -e``. ``requires`` names modules the
+``<!-- test [requires=MODULE,...] [run=PATH] -->``. The marked snippets of one page run in order in subprocesses,
+in one temporary folder (the repository on ``PYTHONPATH``, this interpreter's ``bin`` first on ``PATH``):
+``bash`` blocks each with ``bash -e``, consecutive ``python`` blocks in one interpreter, each in fresh globals. ``requires`` names modules the
 snippet needs (the page is skipped, naming them, while one is missing); ``run`` puts a small trained CSP
 pre-training run at that path in the folder first.
 """
@@ -95,6 +95,11 @@ def test_snippet_markers_are_read_with_their_options():
     assert snippets(text, "p.md") == [
         Snippet("p.md", "bash", "echo hi\n", ("a.b", "c"), "runs/x"), Snippet("p.md", "python", "print(1)\n"),
     ]
+    bash, python, run, more = (Snippet("p.md", "bash", ""), Snippet("p.md", "python", ""),
+                               Snippet("p.md", "python", "", run="r"), Snippet("p.md", "python", ""))
+    assert batches([bash, python, python, run, more, bash]) == [
+        [(0, bash)], [(1, python), (2, python)], [(3, run), (4, more)], [(5, bash)],
+    ]
     with pytest.raises(ValueError, match="unknown snippet option"):
         snippets("<!-- test needs=x -->\n```python\npass\n```\n", "p.md")
     with pytest.raises(ValueError, match="'json' block"):
@@ -176,20 +181,38 @@ def trained_run(request, tmp_path_factory):
     return make
 
 
+#: Runs the Python snippet files it is given one after the other, each in fresh globals as its own ``__main__``
+#: (one interpreter start for consecutive snippets instead of one each).
+RUN_PYTHON_FILES = "import runpy, sys\nfor path in sys.argv[1:]:\n    runpy.run_path(path, run_name='__main__')\n"
+
+
+def batches(marked: list[Snippet]) -> list[list[tuple[int, Snippet]]]:
+    """The numbered snippets in runs of one language, and a new run where a snippet needs a trained run placed first."""
+    groups: list[list[tuple[int, Snippet]]] = []
+    for index, snippet in enumerate(marked):
+        if groups and groups[-1][-1][1].lang == snippet.lang == "python" and not snippet.run:
+            groups[-1].append((index, snippet))
+        else:
+            groups.append([(index, snippet)])
+    return groups
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_the_marked_snippets_of_a_page_run(page, tmp_path, trained_run):
     marked = snippets((DOCS / page).read_text(), page)
     if absent := missing_modules([name for snippet in marked for name in snippet.requires]):
         pytest.skip(f"{page} needs {', '.join(absent)}, not on this branch yet")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    for index, snippet in enumerate(marked):
-        if snippet.run and not (tmp_path / snippet.run).exists():
-            trained_run(tmp_path / snippet.run)
-        script = tmp_path / f"snippet-{index}.{LANGUAGES[snippet.lang]}"
-        script.write_text(snippet.code)
-        command = [sys.executable, script.name] if snippet.lang == "python" else ["bash", "-e", script.name]
+    for group in batches(marked):
+        for index, snippet in group:
+            if snippet.run and not (tmp_path / snippet.run).exists():
+                trained_run(tmp_path / snippet.run)
+            (tmp_path / f"snippet-{index + 1}.{LANGUAGES[snippet.lang]}").write_text(snippet.code)
+        names = [f"snippet-{index + 1}.{LANGUAGES[snippet.lang]}" for index, snippet in group]
+        command = [sys.executable, "-c", RUN_PYTHON_FILES, *names] if group[0][1].lang == "python" else ["bash", "-e", names[0]]
         result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, f"{page}, snippet {index + 1}:\n{snippet.code}\n{result.stdout}{result.stderr}"
+        shown = "\n".join(f"--- {page}, snippet {index + 1}:\n{snippet.code}" for index, snippet in group)
+        assert result.returncode == 0, f"{shown}\n{result.stdout}{result.stderr}"
 
 
 def test_the_readme_starts_with_the_two_commands_and_links_into_the_docs():
