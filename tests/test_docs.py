@@ -45,7 +45,8 @@ class Snippet:
 
 
 def snippets(text: str, page: str) -> list[Snippet]:
-    """The marked snippets of a Markdown page, in order; ValueError names an unknown option or language."""
+    """The marked snippets of a Markdown page, in order; ValueError names an unknown option or language, or a
+    marker with no fenced block right after it."""
     found = []
     for match in MARKED_BLOCK.finditer(text):
         options = dict(item.split("=", 1) for item in match["options"].split())
@@ -55,6 +56,8 @@ def snippets(text: str, page: str) -> list[Snippet]:
             raise ValueError(f"{page}: a marked {match['lang']!r} block; only {sorted(LANGUAGES)} run")
         requires = tuple(filter(None, options.get("requires", "").split(",")))
         found.append(Snippet(page, match["lang"], match["code"], requires, options.get("run")))
+    if len(re.findall(r"^<!-- test\b", text, re.M)) != len(found):
+        raise ValueError(f"{page}: a <!-- test --> marker that is not right before a fenced block would test nothing")
     return found
 
 
@@ -102,6 +105,8 @@ def test_snippet_markers_are_read_with_their_options():
     ]
     with pytest.raises(ValueError, match="unknown snippet option"):
         snippets("<!-- test needs=x -->\n```python\npass\n```\n", "p.md")
+    with pytest.raises(ValueError, match="not right before a fenced block"):
+        snippets("<!-- test -->\n\n```python\npass\n```\n", "p.md")
     with pytest.raises(ValueError, match="'json' block"):
         snippets("<!-- test -->\n```json\n{}\n```\n", "p.md")
 
