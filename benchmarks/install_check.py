@@ -23,12 +23,14 @@ from pathlib import Path
 
 from core.data.paths import PROJECT_ROOT
 
-PACKAGES = ("core/", "geovis/")
+PACKAGES = ("core/", "geovis/", "geocsp/")
 STEP_TIMEOUT_S = 600
-#: Run by the installed interpreter: where it imports core from, its default data root, each subcommand's help.
+#: Run by the installed interpreter: where it imports core and geocsp from, the size of a bare xyz encoding loaded
+#: through geocsp (the public surface resolves), its default data root, each subcommand's help.
 PROBE = """
 import contextlib, io, json, sys
 import core
+import geocsp
 from core.__main__ import main
 from core.data.paths import data_root
 
@@ -38,7 +40,8 @@ for command in sys.argv[1:]:
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
         main([command, "--help"], prog="geocsp")
     helps[command] = out.getvalue()
-print(json.dumps({"core": core.__file__, "data_root": str(data_root()), "helps": helps}))
+xyz_dim = geocsp.load_encoder("encoding:xyz").embedding_dim
+print(json.dumps({"core": core.__file__, "geocsp": geocsp.__file__, "xyz_dim": xyz_dim, "data_root": str(data_root()), "helps": helps}))
 """
 
 
@@ -100,8 +103,8 @@ def subcommands(usage: str) -> list[str]:
 
 
 def probe_installed(python: Path, commands: list[str], cwd: Path) -> dict:
-    """What the installed package reports from ``cwd``: ``core``'s file, the default data root and each
-    subcommand's ``--help`` text (run in one process)."""
+    """What the installed package reports from ``cwd``: ``core``'s and ``geocsp``'s files, the size of
+    ``geocsp.load_encoder("encoding:xyz")``, the default data root and each subcommand's ``--help`` text (one process)."""
     return json.loads(run_outside([python, "-c", PROBE, *commands], cwd=cwd))
 
 

@@ -34,6 +34,14 @@ if [ "$dev" = 1 ]; then
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq chromium >/dev/null
   fi
 fi
+# The checkout itself, editable and without resolving dependencies (the pins above are the tested set): the
+# `geocsp` command and `import geocsp` then work in .venv from any folder, running this checkout's code.
+# Reinstalled only when pyproject.toml changes (its packages and entry points), so a second run only checks.
+editable_stamp=.venv/geocsp-editable.sha256
+if ! sha256sum --status --check "$editable_stamp" 2>/dev/null; then
+  "${pip[@]}" --no-deps -e .
+  sha256sum pyproject.toml > "$editable_stamp"
+fi
 
 npm ci --no-audit --no-fund --loglevel=error
 .venv/bin/python -m geovis.assets

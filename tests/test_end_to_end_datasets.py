@@ -193,7 +193,7 @@ def test_a_real_layout_goes_through_extraction_pretraining_and_browse(layout: La
     if layout.skipped_by == "load":
         assert any(layout.bad_image in problem for problem in dataset.problems), dataset.problems
 
-    # 1. Extraction on the command line, as the README shows it.
+    # 1. Extraction on the command line, as docs/features.md shows it.
     options = [f"--option={key}={value}" for key, value in layout.options.items()]
     options.append(f"--crop-context={layout.crop_context}")
     printed = run_cli(user_env, "core.image", "extract", "--encoder", ENCODER, "--dataset", layout.spec, "--workers", "0", *options)

@@ -15,7 +15,7 @@ from pathlib import Path
 from geovis import app_state, imports
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "geovis")
+PACKAGES = ("core", "geovis", "geocsp")
 
 
 def module_files() -> dict[str, Path]:

@@ -38,13 +38,15 @@ def test_pip_install_into_an_empty_venv_gives_a_working_geocsp_command(scratch, 
     files = checkout_files()
     wheel = build_wheel(copy_checkout(files, scratch / "source"), scratch / "dist")
     packaged = {name for name in zipfile.ZipFile(wheel).namelist() if ".dist-info/" not in name}
-    assert packaged == package_modules(files), "the wheel holds exactly the modules of core/ and geovis/"
+    assert packaged == package_modules(files), "the wheel holds exactly the modules of core/, geovis/ and geocsp/"
 
     python = install_into_empty_venv(wheel, scratch / "venv")
     usage = run_outside([scratch / "venv" / "bin" / "geocsp", "--help"], cwd=scratch)
     assert usage == build_parser("geocsp").format_help()
     probe = probe_installed(python, subcommands(usage), scratch)
     assert Path(probe["core"]).is_relative_to(scratch / "venv"), "core was imported from the checkout, not from the install"
+    assert Path(probe["geocsp"]).is_relative_to(scratch / "venv"), "geocsp was imported from the checkout, not from the install"
+    assert probe["xyz_dim"] == 3, "geocsp.load_encoder resolves in the installed package"
     assert probe["data_root"] == str((scratch / "data").resolve()), "an installed package keeps data under the working directory"
     for command, text in probe["helps"].items():
         assert text.startswith(f"usage: geocsp {command}"), text

@@ -25,6 +25,15 @@ class LocationEncoder(nn.Module):
     float32 features.
     """
 
+    config: LocationEncoderConfig
+    """The config the encoder was built from (encoding, network, sizes, embedding layer, precision)."""
+    encoding: nn.Module
+    """The positional encoding: (lon, lat) degrees ``[N, 2]`` → features ``[N, encoding.out_dim]``."""
+    network: nn.Module
+    """The network after the encoding (``identity`` for a bare encoding)."""
+    output_dim: int
+    """Size of the network's output (:meth:`forward`); :attr:`embedding_dim` is :meth:`embed`'s."""
+
     def __init__(self, config: LocationEncoderConfig, *, train_lonlat: ArrayLike | torch.Tensor | None = None) -> None:
         super().__init__()
         self.config = config

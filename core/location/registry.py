@@ -150,6 +150,8 @@ ENCODINGS: dict[str, EncodingSpec] = {
         ),
     ]
 }
+"""The positional encodings by name, each an :class:`EncodingSpec` (description, factory, params with their
+defaults, default network). ``LocationEncoderConfig.encoding`` names one; :func:`list_encoders` lists them."""
 
 _ACT = Param("relu", "activation", "str", one_of(*networks.ACTIVATIONS))
 _DROPOUT = Param(0.5, "dropout probability", "float", lambda v: None if 0 <= v < 1 else "must be in [0, 1)")

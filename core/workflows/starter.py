@@ -54,7 +54,7 @@ class StarterStage:
 
 #: The starter runs in training order: each the library's default recipe for its stage (no budget overrides: the
 #: default pre-training is the encoder the probe benchmark measures, and all three train in well under a minute on
-#: two cores, see the README's "Two commands" section). A stage may add ``key=value`` overrides in ``budget``.
+#: two cores, see docs/install.md). A stage may add ``key=value`` overrides in ``budget``.
 STARTER_STAGES = (
     StarterStage("starter-pretrain", "pretrain"),
     StarterStage("starter-finetune", "finetune", starts_from="starter-pretrain"),
