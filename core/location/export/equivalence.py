@@ -5,6 +5,7 @@ outside the project) per runtime, for many model folders at once."""
 from __future__ import annotations
 
 import json
+import site
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -53,7 +54,10 @@ def check_portable(cases: Mapping[str, tuple[LocationEncoder, Path, np.ndarray]]
     manifest_path = work_dir / f"manifest-{runtime}.json"
     manifest_path.write_text(json.dumps(manifest))
     done = subprocess.run(
-        [sys.executable, "-I", str(SCRIPT), runtime, str(manifest_path)], cwd=work_dir, capture_output=True, text=True, timeout=timeout
+        # -S: no .pth files, so an editable install of this checkout (setup makes one) does not make GeoCSP
+        # importable; the installed packages' folders are passed as plain path entries instead.
+        [sys.executable, "-I", "-S", str(SCRIPT), runtime, str(manifest_path), *site.getsitepackages()],
+        cwd=work_dir, capture_output=True, text=True, timeout=timeout
     )
     if done.returncode != 0:
         raise RuntimeError(f"{runtime} check failed:\n{done.stderr[-3000:]}")

@@ -2,7 +2,7 @@
 
 A standalone script (it imports nothing from GeoCSP, and with ``onnx`` it refuses to import torch)::
 
-    python -I portable_check.py torchscript|onnx MANIFEST.json
+    python -I -S portable_check.py torchscript|onnx MANIFEST.json [SITE_PACKAGES ...]
 
 ``MANIFEST.json`` lists cases ``{"name", "graph", "points", "reference"}``: a graph file, ``.npy`` points
 ``[N, 2]`` float32 and the library's embeddings of them ``[N, D]`` (the batch is run whole, then its first row
@@ -82,4 +82,5 @@ def main(runtime: str, manifest: str) -> dict:
 
 
 if __name__ == "__main__":
+    sys.path.extend(sys.argv[3:])  # the installed packages, without their .pth hooks (an editable GeoCSP among them)
     print(json.dumps(main(sys.argv[1], sys.argv[2])))
