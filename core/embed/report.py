@@ -46,7 +46,10 @@ class EmbedReport:
         if self.representative_points:
             lines.append(f"{self.representative_points:,} row(s) are lines or polygons: embedded at a representative point (column embedded_at)")
         if self.bad_row_count:
-            shown = "; ".join(map(str, self.bad_rows[:LISTED_IN_ERROR]))
-            more = f" (and {self.bad_row_count - LISTED_IN_ERROR:,} more)" if self.bad_row_count > LISTED_IN_ERROR else ""
-            lines.append(f"{self.bad_row_count:,} bad row(s) skipped: {shown}{more}")
+            lines.append(f"{self.bad_row_count:,} bad row(s) skipped: {self.listed_bad_rows()}")
         return "\n".join([*lines, *self.notes])
+
+    def listed_bad_rows(self) -> str:
+        """The first bad rows with their reasons, and how many more there are, for messages."""
+        shown = "; ".join(map(str, self.bad_rows[:LISTED_IN_ERROR]))
+        return shown + (f" and {self.bad_row_count - LISTED_IN_ERROR:,} more" if self.bad_row_count > LISTED_IN_ERROR else "")

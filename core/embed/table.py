@@ -11,7 +11,6 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from core.embed.checks import LISTED_IN_ERROR
 from core.embed.chunks import EmbedInputError
 from core.embed.columns import EMBEDDED_AT
 from core.embed.readers import open_points
@@ -34,9 +33,7 @@ class PointTable:
         if report.representative_points:
             notes.append(f"{report.representative_points:,} line or polygon feature(s) are placed at a representative point ({EMBEDDED_AT})")
         if report.bad_row_count:
-            shown = "; ".join(map(str, report.bad_rows[:LISTED_IN_ERROR]))
-            more = f" and {report.bad_row_count - LISTED_IN_ERROR:,} more" if report.bad_row_count > LISTED_IN_ERROR else ""
-            notes.append(f"{report.bad_row_count:,} row(s) left out ({shown}{more})")
+            notes.append(f"{report.bad_row_count:,} row(s) left out ({report.listed_bad_rows()})")
         return notes
 
 
