@@ -25,7 +25,7 @@ from core.embed.checks import BadRow, BadRowsError, check_rows
 from core.embed.chunks import EmbedInputError, PointChunk, chunk_from_geometry, to_wgs84
 from core.embed.columns import VectorLayout
 from core.embed.report import EmbedReport
-from core.embed.run import BadRowPolicy, check_options, good_rows
+from core.embed.run import BadRowPolicy, check_options
 from core.embed.writers import open_writer, partial_path
 from core.location.encoder import LocationEncoder
 from core.location.loading import embed_lonlat, load_encoder
@@ -75,7 +75,7 @@ def _embed_partition(
     """Check, embed and write one partition as ``folder/part.NNNNN.parquet``; its report rows."""
     number = partition_info["number"]
     report = EmbedReport(source, "", folder)
-    kept = good_rows(_partition_chunk(frame), report)
+    kept = report.keep_good_rows(_partition_chunk(frame))
     if len(kept):
         embeddings = embed_lonlat(_worker_encoder(source), kept.lonlat)
         writer = open_writer(Path(folder) / f"part.{number:05d}.parquet", vector)

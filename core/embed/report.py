@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.embed.checks import LISTED_IN_ERROR, LISTED_IN_REPORT, BadRow
+from core.coords import wrap_longitude
+from core.embed.checks import LISTED_IN_ERROR, LISTED_IN_REPORT, BadRow, check_rows
+from core.embed.chunks import PointChunk
 
 
 @dataclass
@@ -36,6 +38,16 @@ class EmbedReport:
         """Count ``bad`` and keep the first of them."""
         self.bad_row_count += len(bad)
         self.bad_rows.extend(bad[: max(0, LISTED_IN_REPORT - len(self.bad_rows))])
+
+    def keep_good_rows(self, chunk: PointChunk) -> PointChunk:
+        """``chunk`` without its bad rows, which this report counts and lists, longitudes wrapped to [-180, 180)."""
+        good, bad = check_rows(chunk.lonlat, chunk.rows)
+        self.rows_read += len(chunk)
+        self.add_bad(bad)
+        kept = chunk.take(good) if bad else chunk
+        kept.lonlat[:, 0] = wrap_longitude(kept.lonlat[:, 0])
+        self.representative_points += int(kept.representative.sum())
+        return kept
 
     def summary(self) -> str:
         """A few lines for the terminal."""

@@ -9,9 +9,8 @@ from typing import Literal
 
 from tqdm import tqdm
 
-from core.coords import wrap_longitude
-from core.embed.checks import BadRowsError, check_rows
-from core.embed.chunks import EmbedInputError, PointChunk
+from core.embed.checks import BadRowsError
+from core.embed.chunks import EmbedInputError
 from core.embed.columns import VECTOR_LAYOUTS, VectorLayout
 from core.embed import DEFAULT_CHUNK_SIZE
 from core.embed.readers import open_points
@@ -31,17 +30,6 @@ def check_options(vector: str, on_bad_rows: str, chunk_size: int) -> None:
         raise EmbedInputError(f"on_bad_rows must be one of {', '.join(BAD_ROW_POLICIES)}, not {on_bad_rows!r}")
     if chunk_size < 1:
         raise EmbedInputError(f"chunk_size must be at least 1, not {chunk_size}")
-
-
-def good_rows(chunk: PointChunk, report: EmbedReport) -> PointChunk:
-    """``chunk`` without its bad rows, which ``report`` counts and lists, longitudes wrapped to [-180, 180)."""
-    good, bad = check_rows(chunk.lonlat, chunk.rows)
-    report.rows_read += len(chunk)
-    report.add_bad(bad)
-    kept = chunk.take(good) if bad else chunk
-    kept.lonlat[:, 0] = wrap_longitude(kept.lonlat[:, 0])
-    report.representative_points += int(kept.representative.sum())
-    return kept
 
 
 def embed_points(
@@ -70,7 +58,7 @@ def embed_points(
     try:
         with tqdm(total=reader.total, unit="pt", unit_scale=True, desc="embed", disable=not progress) as bar:
             for chunk in reader.chunks(chunk_size):
-                kept = good_rows(chunk, report)
+                kept = report.keep_good_rows(chunk)
                 failing = on_bad_rows == "fail" and report.bad_row_count > 0
                 if len(kept) and not failing:
                     embeddings = embed_lonlat(encoder, kept.lonlat)

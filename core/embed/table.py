@@ -15,7 +15,6 @@ from core.embed.chunks import EmbedInputError
 from core.embed.columns import EMBEDDED_AT
 from core.embed.readers import open_points
 from core.embed.report import EmbedReport
-from core.embed.run import good_rows
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def read_points(path: str | Path) -> PointTable:
     :class:`EmbedInputError` when it cannot be read or no row can be embedded."""
     reader = open_points(path)
     report = EmbedReport("", str(path), "", notes=list(reader.notes))
-    chunks = [good_rows(chunk, report) for chunk in reader.chunks()]
+    chunks = [report.keep_good_rows(chunk) for chunk in reader.chunks()]
     kept = [chunk for chunk in chunks if len(chunk)]
     if not kept:
         raise EmbedInputError(f"{Path(path).name}: no row has usable coordinates ({report.rows_read:,} read)")
