@@ -9,7 +9,7 @@ from core.gis.tables import embedding_layer
 from core.location import ENCODINGS, geoclip_status
 from core.workflows.starter import BUILD_COMMAND
 from core.train.records import default_run_index
-from geovis import app_state, gis_widgets, maps, region_picker
+from geovis import app_state, encoder_files, gis_widgets, maps, region_picker
 from geovis import embedding_layers as layers
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
@@ -39,6 +39,10 @@ if source == "run":
         help="Pre-training and fine-tuning runs; the last pre-training run finished is chosen first",
     )
     choice = encoders.EncoderChoice("run", str(run.run_dir))
+elif source == "model":
+    if (folder := encoder_files.pick_model_folder(encoder_column, "embedding_model_folder")) is None:
+        st.stop()
+    choice = encoders.EncoderChoice("model", folder)
 elif source == "untrained":
     if not runs:
         encoder_column.caption(

@@ -9,6 +9,7 @@ from core.data.sources import VIEW_SOURCES
 from core.image.registry import list_image_encoders
 from core.location import ENCODINGS, NETWORKS, ConfigError, LocationEncoderConfig
 from core.location.config import EMBEDDINGS
+from core.location.loading import RUN_STAGES
 from core.objectives import PRETRAINING_OBJECTIVES
 from core.workflows.sweep import DEFAULT_ENCODINGS, DEFAULT_RATIOS, DEFAULT_SEEDS, SweepPlan
 from core.workflows import jobs
@@ -16,7 +17,7 @@ from core.train.config import RunConfig
 from core.workflows.jobs import Job
 from core.train.negatives import NEGATIVE_SAMPLERS
 from core.train.records import compare_runs, list_runs, list_sweeps, runs_root
-from geovis import app_state, training_charts
+from geovis import app_state, encoder_files, training_charts
 from geovis.markdown_text import escape_markdown
 from geovis.run_form import param_inputs
 
@@ -206,6 +207,8 @@ else:
     for record in records[:20]:
         with st.expander(f"{record.name} · {record.stage} · {record.status}"):
             st.markdown(record.card())
+            if record.stage in RUN_STAGES and record.has_checkpoint():
+                encoder_files.encoder_download_button(st, record.run_dir, f"run_card_download_{record.name}")
 
     st.subheader("Compare finished runs")
     names = st.multiselect("Runs", [r.name for r in records], key="pt_compare", placeholder="pick two or more runs")

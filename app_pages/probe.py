@@ -33,7 +33,7 @@ options, selected = view.embedding_options()
 chosen = embedding_column.multiselect("Embeddings", options, default=selected, format_func=view.embedding_label, key="probe_embeddings")
 extra = embedding_column.text_input(
     "Another embedding", key="probe_extra", placeholder="e.g. encoding:spherical_harmonics:degree=20 or run:runs/<folder>:concat",
-    help="lonlat, xyz, geoclip, encoding:NAME[:k=v,…], untrained:NAME, untrained:run:PATH, run:PATH[:embedding|output|penultimate|encoding|concat]",
+    help="lonlat, xyz, geoclip, encoding:NAME[:k=v,…], untrained:NAME, untrained:run:PATH, run:PATH[:embedding|output|penultimate|encoding|concat], model:PATH[:LAYER] (an exported model folder)",
 )
 n_points = settings_column.select_slider("Points per task", [500, 1000, 1500, 2000, 3000], value=1500, key="probe_points")
 n_folds = settings_column.number_input("Folds", min_value=3, max_value=10, value=5, key="probe_folds")

@@ -80,7 +80,7 @@ def _add_probe_parser(sub) -> None:
     probe = sub.add_parser(
         "probe", help="linear probes of location embeddings on downstream tasks (spatially blocked CV)",
         description="Embeddings: lonlat, xyz, geoclip, encoding:NAME[:k=v,...] (a bare positional encoding), "
-        f"untrained:NAME, run:PATH[:{'|'.join(RUN_LAYERS)}]. Tasks: {', '.join(EMBEDDED_TASKS)}, or a CSV of lon,lat,target.",
+        f"untrained:NAME, run:PATH[:{'|'.join(RUN_LAYERS)}], model:PATH[:LAYER] (an exported model folder). Tasks: {', '.join(EMBEDDED_TASKS)}, or a CSV of lon,lat,target.",
     )
     probe.add_argument("--embedding", action="append", default=[], help="an embedding to probe (repeat; default: baselines, GeoCLIP, the newest pretrain run and its recipe untrained)")
     probe.add_argument("--task", action="append", default=[], help="an embedded task or a CSV file (repeat; default: all embedded tasks)")

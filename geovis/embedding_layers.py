@@ -44,7 +44,8 @@ REGION_KEY = "embedding"
 """Name of the page's region widgets (see :mod:`geovis.region_picker`)."""
 
 SOURCE_LABELS: dict[encoders.EncoderSource, str] = {
-    "run": "Trained run", "untrained": "Untrained (random weights)", "pretrained": "Pretrained GeoCLIP",
+    "run": "Trained run", "model": "Exported model folder", "untrained": "Untrained (random weights)",
+    "pretrained": "Pretrained GeoCLIP",
 }
 _SIMILAR_STYLE = {"color": "#ffff00", "weight": 2.5, "opacity": 1.0, "fill": False}
 _CLICKED_STYLE = {"color": "#ffffff", "weight": 4, "opacity": 1.0, "fill": False}

@@ -22,11 +22,14 @@ import streamlit as st
 from core.location import loading as encoders
 from core.workflows import encoder_inspector as ei
 from core.location import ENCODINGS, LocationEncoder, geoclip_status
+from geovis import encoder_files
 from geovis.embedding_layers import trained_runs
 
 MAP_KEY = "inspector_map"
 POINT_KEY = "inspector_point"
-SOURCE_LABELS: dict[ei.InspectedSource, str] = {"bare": "Bare encoding", "run": "Trained run", "pretrained": "Pretrained GeoCLIP"}
+SOURCE_LABELS: dict[ei.InspectedSource, str] = {
+    "bare": "Bare encoding", "run": "Trained run", "model": "Model folder", "pretrained": "Pretrained GeoCLIP",
+}
 DEFAULT_BARE = "spherical_harmonics"
 #: Principal components computed (and offered) per encoder.
 COMPONENTS = 10
@@ -79,7 +82,11 @@ def pick_encoder(container, key: str, title: str) -> ei.InspectedEncoder | None:
             container.info("No trained run yet: pre-train or fine-tune one on the Pre-train page.")
             return None
         run = container.selectbox("Run", runs, format_func=lambda r: f"{r.name} · {r.stage}", key=f"{key}_run")
+        encoder_files.encoder_download_button(container, run.run_dir, f"{key}_download")
         return ei.InspectedEncoder("run", str(run.run_dir))
+    if source == "model":
+        folder = encoder_files.pick_model_folder(container, f"{key}_model_folder")
+        return None if folder is None else ei.InspectedEncoder("model", folder)
     if source == "pretrained":
         available, reason = geoclip_status()
         if not available:

@@ -19,16 +19,16 @@ KINDS = ("samples", "embedding", "class-probs", "heatmap", "zonal")
 
 
 def _encoder_choice(text: str):
-    """``run:DIR``, ``untrained:ENCODING[:SEED]`` or ``pretrained:geoclip`` as an EncoderChoice."""
+    """``run:DIR``, ``model:DIR``, ``untrained:ENCODING[:SEED]`` or ``pretrained:geoclip`` as an EncoderChoice."""
     from core.location.loading import EncoderChoice
 
     source, _, rest = text.partition(":")
     if source == "untrained":
         name, _, seed = rest.partition(":")
         return EncoderChoice("untrained", name, int(seed or 0))
-    if source in ("run", "pretrained") and rest:
+    if source in ("run", "model", "pretrained") and rest:
         return EncoderChoice(source, rest)
-    raise argparse.ArgumentTypeError(f"{text!r}: use run:DIR, untrained:ENCODING[:SEED] or pretrained:geoclip")
+    raise argparse.ArgumentTypeError(f"{text!r}: use run:DIR, model:DIR (an exported model folder), untrained:ENCODING[:SEED] or pretrained:geoclip")
 
 
 def add_export_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +42,7 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--region", default=None, help="vector file of polygons (under the data root) to restrict to")
     export.add_argument("--run", type=Path, help="class-probs, zonal: a finetune run; heatmap: a CSP pretrain run")
-    export.add_argument("--encoder", type=_encoder_choice, default=None, help="embedding: run:DIR, untrained:ENCODING[:SEED] or pretrained:geoclip")
+    export.add_argument("--encoder", type=_encoder_choice, default=None, help="embedding: run:DIR, model:DIR, untrained:ENCODING[:SEED] or pretrained:geoclip")
     export.add_argument("--resolution", type=int, default=2, help="H3 resolution of the hexagons (embedding, class-probs: 0-3)")
     export.add_argument("--k", type=int, default=8, help="k-means clusters (embedding, zonal)")
     export.add_argument("--vector", choices=("none", "columns", "list"), default="none", help="embedding: also write the vectors")

@@ -28,7 +28,7 @@ from core.train.checkpoint import MODEL_FILE, CheckpointError
 from core.train.config import RunConfig
 from core.train.records import BEST
 
-EncoderSource = Literal["untrained", "run", "pretrained"]
+EncoderSource = Literal["untrained", "run", "pretrained", "model"]
 #: Training stages whose model holds a location encoder (``model.location``).
 RUN_STAGES = ("pretrain", "finetune")
 
@@ -42,7 +42,8 @@ class EncoderChoice:
     """Which location encoder to embed with.
 
     ``source="untrained"``: ``name`` is a registry encoding, built with default params from ``seed``;
-    ``"run"``: ``name`` is a run directory (pretrain or finetune); ``"pretrained"``: ``name`` is "geoclip".
+    ``"run"``: ``name`` is a run directory (pretrain or finetune); ``"pretrained"``: ``name`` is "geoclip";
+    ``"model"``: ``name`` is an exported model folder (``python -m core encoder export``).
     """
 
     source: EncoderSource
@@ -52,8 +53,8 @@ class EncoderChoice:
     @property
     def label(self) -> str:
         """Short human-readable name."""
-        if self.source == "run":
-            return f"run {Path(self.name).name}"
+        if self.source in ("run", "model"):
+            return f"{self.source} {Path(self.name).name}"
         if self.source == "untrained":
             return f"untrained {self.name} (seed {self.seed})"
         return f"pretrained {self.name}"
@@ -114,6 +115,8 @@ def load_choice(choice: EncoderChoice) -> LocationEncoder:
     try:
         if choice.source == "run":
             return run_location_encoder(choice.name)
+        if choice.source == "model":
+            return load_encoder(choice.name)
         if choice.source == "pretrained":
             if choice.name != "geoclip":
                 raise EncoderLoadError(f"unknown pretrained encoder {choice.name!r}; only 'geoclip' exists")

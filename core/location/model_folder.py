@@ -10,6 +10,7 @@ checksum before any weight is read, and never unpickles anything.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,20 @@ def is_model_folder(path: Path) -> bool:
         return json.loads((Path(path) / CONFIG_FILE).read_text()).get("format") == FORMAT
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def find_model_folders(roots: list[Path], max_depth: int = 3) -> list[Path]:
+    """Model folders (:func:`is_model_folder`) under ``roots``, at most ``max_depth`` folders down, newest
+    first. Hidden folders are skipped and symlinks are not followed, so nothing outside the roots is listed."""
+    found: set[Path] = set()
+    for root in map(Path, roots):
+        for folder, subfolders, files in os.walk(root, followlinks=False):
+            depth = len(Path(folder).relative_to(root).parts)
+            subfolders[:] = [] if depth >= max_depth else [name for name in subfolders if not name.startswith(".")]
+            if CONFIG_FILE in files and is_model_folder(Path(folder)):
+                found.add(Path(folder).resolve())
+                subfolders[:] = []
+    return sorted(found, key=lambda path: (-path.stat().st_mtime, str(path)))
 
 
 def read_config(folder: Path) -> dict[str, Any]:

@@ -12,6 +12,8 @@
 ``run:PATH[:LAYER]``                   a trained run's location encoder (pretrain or finetune run folder);
                                        LAYER is one of :data:`RUN_LAYERS` (default ``embedding``: the layer
                                        the run's ``location.embedding`` names, what the app uses)
+``model:PATH[:LAYER]``                 an exported model folder (``python -m core encoder export``), layers as
+                                       for a run
 =====================================  =====================================================================
 
 Encoders are built and loaded by :func:`core.location.loading.load_choice` and
@@ -43,7 +45,7 @@ RUN_LAYERS = {
     "encoding": "the positional encoding in front of the network",
     "concat": "the positional encoding and the network output, side by side",
 }
-KINDS = ("lonlat", "xyz", "encoding", "untrained", "untrained_run", "geoclip", "run")
+KINDS = ("lonlat", "xyz", "encoding", "untrained", "untrained_run", "geoclip", "run", "model")
 #: The baselines and bare encodings every probe table starts with.
 BASELINE_EMBEDDINGS = (
     "lonlat", "xyz", "encoding:wrap", "encoding:theory", "encoding:spherical_harmonics:degree=10", "untrained:theory",
@@ -75,8 +77,8 @@ class EmbeddingSpec:
         """The spec as text (parses back with :func:`parse_embedding`); runs are shown by folder name."""
         if self.kind in ("lonlat", "xyz", "geoclip"):
             return self.kind
-        if self.kind == "run":
-            return f"run:{Path(self.name).name}" + ("" if self.layer == "embedding" else f":{self.layer}")
+        if self.kind in ("run", "model"):
+            return f"{self.kind}:{Path(self.name).name}" + ("" if self.layer == "embedding" else f":{self.layer}")
         if self.kind == "untrained_run":
             return f"untrained:run:{Path(self.name).name}"
         options = ",".join(f"{key}={value}" for key, value in sorted(self.params.items()))
@@ -106,15 +108,17 @@ def parse_embedding(text: str) -> EmbeddingSpec:
         except ValueError as error:
             raise EmbeddingError(f"{text!r}: {error}") from None
         return EmbeddingSpec(kind, name, params)
-    if kind == "run":
+    if kind in ("run", "model"):
         path, _, layer = rest.rpartition(":")
         if layer not in RUN_LAYERS:
             path, layer = rest, "embedding"
         if not path:
-            raise EmbeddingError(f"{text!r}: give a run folder, e.g. run:runs/pretrain-…[:{'|'.join(RUN_LAYERS)}]")
-        return EmbeddingSpec("run", path, layer=layer)
+            example = "run:runs/pretrain-…" if kind == "run" else "model:data/models/…"
+            raise EmbeddingError(f"{text!r}: give a {kind} folder, e.g. {example}[:{'|'.join(RUN_LAYERS)}]")
+        return EmbeddingSpec(kind, path, layer=layer)
     raise EmbeddingError(
-        f"{text!r}: unknown embedding; use one of lonlat, xyz, geoclip, encoding:NAME[:k=v], untrained:NAME, untrained:run:PATH, run:PATH[:LAYER]"
+        f"{text!r}: unknown embedding; use one of lonlat, xyz, geoclip, encoding:NAME[:k=v], untrained:NAME, "
+        "untrained:run:PATH, run:PATH[:LAYER], model:PATH[:LAYER]"
     )
 
 
@@ -157,6 +161,8 @@ def load_spec_encoder(spec: EmbeddingSpec) -> LocationEncoder:
             return build_location_encoder({"encoding": spec.name, "encoding_params": dict(spec.params)}).eval()
         if spec.kind == "run":
             return encoders.run_location_encoder(spec.name)
+        if spec.kind == "model":
+            return encoders.load_encoder(spec.name)
         if spec.kind == "untrained_run":
             return encoders.untrained_run_encoder(spec.name)
         choice = encoders.EncoderChoice("pretrained", "geoclip") if spec.kind == "geoclip" else encoders.EncoderChoice("untrained", spec.name)

@@ -38,7 +38,7 @@ from core.coords import EARTH_RADIUS_KM, CoordinateError, destination_lonlat, va
 from core.hexgrid import cells_of
 from core.location import ENCODINGS, ConfigError, LocationEncoder, build_location_encoder
 
-InspectedSource = Literal["bare", "run", "pretrained"]
+InspectedSource = Literal["bare", "run", "model", "pretrained"]
 #: Encodings offered bare: all but those that carry their own network (geoclip: random weights mean nothing).
 BARE_ENCODINGS = tuple(name for name, spec in ENCODINGS.items() if spec.default_network != "identity")
 #: Compass azimuths (degrees clockwise from north) of the two directions the effective resolution is measured in.
@@ -57,7 +57,8 @@ MAX_ZOOM_RADIUS_KM = 10_000.0
 @dataclass(frozen=True)
 class InspectedEncoder:
     """An encoder to inspect. ``source="bare"``: ``name`` is a registry encoding with ``params`` (pairs,
-    hashable) and no network; ``"run"``: ``name`` is a run directory; ``"pretrained"``: ``name`` is "geoclip"."""
+    hashable) and no network; ``"run"``: ``name`` is a run directory; ``"model"``: an exported model folder;
+    ``"pretrained"``: ``name`` is "geoclip"."""
 
     source: InspectedSource
     name: str
@@ -66,8 +67,8 @@ class InspectedEncoder:
     @property
     def label(self) -> str:
         """Short human-readable name."""
-        if self.source == "run":
-            return f"run {Path(self.name).name}"
+        if self.source in ("run", "model"):
+            return f"{self.source} {Path(self.name).name}"
         if self.source == "bare":
             settings = ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in self.params)
             return f"{self.name} ({settings})" if settings else self.name
@@ -89,7 +90,7 @@ def load_inspected(choice: InspectedEncoder) -> LocationEncoder:
                 f"{choice.label} has {encoder.output_dim:,} features; the inspector takes at most {MAX_BARE_FEATURES:,}"
             )
         return encoder
-    if choice.source in ("run", "pretrained"):
+    if choice.source in ("run", "model", "pretrained"):
         return encoders.load_choice(encoders.EncoderChoice(choice.source, choice.name))
     raise encoders.EncoderLoadError(f"unknown encoder source {choice.source!r}")
 

@@ -1,8 +1,9 @@
 """End to end in headless Chromium, offline: every page renders from local assets; map clicks, a geotagged
-upload, a pre-training run and two sessions training at once."""
+upload, a pre-training run (and its encoder downloaded) and two sessions training at once."""
 
 import re
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from urllib.parse import urlparse
 import pytest
 
 from benchmarks.predict_browser import train_tiny_runs
+from core.location import load_encoder
 from geovis.local_server import CHROMIUM, CHROMIUM_ARGS, running_app
 from tests.data.fixtures import jpeg_with_gps_bytes
 
@@ -202,16 +204,29 @@ def set_up_tiny_pretraining_run(page, epochs: int = 1) -> None:
         page.wait_for_timeout(400)  # let the rerun settle
 
 
-def test_a_short_pretraining_run_launches_and_finishes(app_url):
+def test_a_short_pretraining_run_launches_and_finishes_and_its_encoder_downloads(app_url, tmp_path):
     with offline_page(app_url) as (page, _):
         set_up_tiny_pretraining_run(page)
         page.get_by_role("button", name="Start", exact=True).click()
         page.get_by_role("button", name="Stop", exact=True).wait_for(timeout=30_000)
         # small_cnn features of the default dataset are extracted on the first run only (cached after).
         page.get_by_text(re.compile(r"^Run .+: completed$")).wait_for(timeout=300_000)
-        page.get_by_text(re.compile(r"· pretrain · completed$")).first.wait_for(timeout=30_000)  # its run card
+        card = page.get_by_text(re.compile(r"· pretrain · completed$")).first
+        card.wait_for(timeout=30_000)  # its run card
         page.wait_for_timeout(1000)
         screenshot(page, "pretrain")
+
+        card.click()  # open the card: its encoder downloads as a zipped model folder, built on click
+        with page.expect_download(timeout=120_000) as download:
+            page.get_by_role("button", name=re.compile("Download the encoder")).first.click()
+        archive = tmp_path / download.value.suggested_filename
+        download.value.save_as(archive)
+    with zipfile.ZipFile(archive) as zipped:
+        zipped.extractall(tmp_path)
+    folder = tmp_path / archive.stem
+    assert re.fullmatch(r"\d{8}-\d{6}-pretrain-[0-9a-f]{6}-encoder\.zip", archive.name) and {p.name for p in folder.iterdir()} == {
+        "config.json", "encoder.safetensors", "MODEL_CARD.md", "encoder.onnx", "encoder.pt"}
+    assert load_encoder(folder).encode(lonlat=[[2.35, 48.85]]).shape[0] == 1
 
 
 def test_embedding_map_renders_its_hexes_and_a_click_shows_similar_ones(app_url):

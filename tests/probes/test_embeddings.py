@@ -12,16 +12,16 @@ from tests.workflows.test_predict import tiny_runs  # noqa: F401 — a module fi
 POINTS = np.array([[2.35, 48.86], [-74.0, 40.7], [179.9, -89.0]])
 
 
-@pytest.mark.parametrize("text", ["lonlat", "xyz", "geoclip", "encoding:spherical_harmonics:degree=10", "untrained:theory", "run:runs/x:concat"])
+@pytest.mark.parametrize("text", ["lonlat", "xyz", "geoclip", "encoding:spherical_harmonics:degree=10", "untrained:theory", "run:runs/x:concat", "model:data/models/m:penultimate"])
 def test_labels_parse_back_to_the_same_spec(text):
     spec = parse_embedding(text)
-    assert parse_embedding(spec.label if spec.kind != "run" else f"run:{spec.name}:{spec.layer}") == spec
+    assert parse_embedding(spec.label if spec.kind not in ("run", "model") else f"{spec.kind}:{spec.name}:{spec.layer}") == spec
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [("pixels", "unknown embedding"), ("encoding:nope", "unknown encoding 'nope'"), ("xyz:3", "takes no options"),
-     ("encoding:theory:num_scales", "not key=value"), ("run:", "give a run folder")],
+     ("encoding:theory:num_scales", "not key=value"), ("run:", "give a run folder"), ("model:", "give a model folder")],
 )
 def test_malformed_names_say_why(text, message):
     with pytest.raises(EmbeddingError, match=message):
@@ -67,6 +67,15 @@ def test_a_trained_runs_layers(tiny_runs):  # noqa: F811
     assert embed(f"{run}:penultimate", POINTS).shape == (3, 32)
     assert embed(f"{run}:concat", POINTS).shape == (3, 24 + encoder.output_dim)
     assert parse_embedding(f"{run}:concat").label == f"run:{tiny_runs.location.name}:concat"
+
+
+def test_an_exported_model_folder_is_probed_like_its_run(tiny_runs, tmp_path):  # noqa: F811
+    from core.location.export import export_encoder
+
+    folder = export_encoder(tiny_runs.location, tmp_path / "model", formats=())
+    for layer in ("embedding", "penultimate", "concat"):
+        np.testing.assert_allclose(embed(f"model:{folder}:{layer}", POINTS), embed(f"run:{tiny_runs.location}:{layer}", POINTS), atol=1e-6)
+    assert parse_embedding(f"model:{folder}").label == "model:model"
 
 
 def test_a_runs_own_recipe_untrained(tiny_runs):  # noqa: F811
