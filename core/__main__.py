@@ -2,7 +2,8 @@
 (``geocsp ...`` once the package is installed).
 
 Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
-training commands run data-parallel (DDP).
+training commands run data-parallel (DDP), and a group that ``torchrun --max-restarts`` restarts
+resumes in the same run folder (:func:`core.train.distributed.torchrun_launch`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.gis.cli import add_export_parser, run_export
 from core.location.loading import EncoderLoadError
 from core.location.params import ConfigError
 from core.train.checkpoint import CheckpointError
+from core.train.distributed import PeerLost
 from core.train.loop import TrainingDiverged
 
 STAGES = {"pretrain": "pretrain", "finetune": "finetune", "image-classifier": "image_classifier", "moco": "moco"}
@@ -149,24 +151,29 @@ def main(argv: list[str] | None = None, prog: str = "python -m core") -> int:
             return _sweep(config, args)
         config = load_config(args.config, [*args.overrides, f"stage={STAGES[args.command]}"])
         return _train(config, args)
-    except (ConfigError, CheckpointError, TrainingDiverged, EncoderLoadError, ValueError, OSError) as error:
+    except (ConfigError, CheckpointError, TrainingDiverged, PeerLost, EncoderLoadError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
 def _train(config, args) -> int:
-    from core.train.distributed import init_from_environment
+    from core.train.distributed import init_from_environment, torchrun_launch
     from core.train.runner import run
 
     rank, _ = init_from_environment()
-    run_dir = args.run_dir
+    run_dir, resume = args.run_dir, args.resume
+    launch = torchrun_launch(config, run_dir)
+    if launch is not None:
+        run_dir, resume = launch.run_dir, resume or launch.resume
+        if rank == 0 and launch.resume:
+            print(f"resuming {run_dir} from its last checkpoint", file=sys.stderr, flush=True)
     with tqdm(total=config.epochs, desc=config.stage, unit="epoch", disable=rank != 0) as bar:
 
         def on_epoch(info) -> None:
-            bar.update(1)
+            bar.update(info.epoch - bar.n)  # a resumed run starts past its first epochs
             bar.set_postfix({k: f"{v:.4f}" for k, v in info.metrics.items()})
 
-        summary = run(config, run_dir, on_epoch=on_epoch, resume=args.resume)
+        summary = run(config, run_dir, on_epoch=on_epoch, resume=resume)
     if rank == 0:
         print(json.dumps({"run_dir": str(summary.run_dir), "status": summary.status, **summary.test_metrics}, indent=2))
     return 0

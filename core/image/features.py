@@ -13,8 +13,10 @@ form (BatchNorm folded, channels-last: :mod:`core.image.inference`), or on a GPU
 precision; batches are written in order.
 
 Under ``torchrun`` (an initialised ``torch.distributed`` group) rank ``r`` of ``W`` extracts rows
-``[r·N/W, (r+1)·N/W)`` into its own resumable shard entry; rank 0 then merges the shards into the
-one entry every reader opens.
+``[r·N/W, (r+1)·N/W)`` into its own resumable shard entry (its identity records ``r``, ``W`` and its
+rows), so a group that ``torchrun --max-restarts`` restarts resumes each shard; rank 0 then merges the
+shards into the one entry every reader opens. Shards of this entry left by an interrupted extraction
+with another number of ranks are deleted (and said so), never mixed in.
 
 The cache key names what the features are (data, view, weights as loaded, preprocessing), not how
 they are computed: batch size, worker count and BatchNorm folding change the features only by
@@ -45,6 +47,7 @@ from core.image.crops import CropOptions
 from core.image.preprocess import Images
 from core.image.registry import ImageEncoder, get_image_encoder
 from core.image.workers import map_in_order
+from core.train.distributed import sync_ranks
 
 FORMAT_VERSION = 1
 DEFAULT_VIEW = "bluemarble"
@@ -116,18 +119,41 @@ def extract_features(
         return entry.read()
     run = _Extraction(dataset, encoder, view, crop or CropOptions(), target, batch_size, workers, report)
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    bounds = [(total * r // world, total * (r + 1) // world) for r in range(world)]
+    shards = [_CacheEntry(cache_dir, {**entry.identity, "shard": {"rank": r, "ranks": world, "rows": list(b)}}) for r, b in enumerate(bounds)]
+    if rank == 0:
+        _remove_stale_shards(entry, shards if world > 1 else [], report)
     if world == 1:
         run.fill(entry, 0, total)
         return entry.read()
-    bounds = [(total * r // world, total * (r + 1) // world) for r in range(world)]
-    shards = [_CacheEntry(cache_dir, {**entry.identity, "shard": list(b)}) for b in bounds]
     run.fill(shards[rank], *bounds[rank])
-    dist.barrier()
+    sync_ranks("the end of the feature extraction")
     if rank == 0:
         entry.merge(shards, bounds, dim)
         report(1.0, f"rank 0 merged {world} shards into {entry.array_path.name}")
-    dist.barrier()
+    sync_ranks("the merged features")
     return entry.read()
+
+
+def _remove_stale_shards(entry: _CacheEntry, shards: list[_CacheEntry], report: Progress) -> None:
+    """Delete the shards of ``entry`` left by an interrupted extraction with another shard layout (another
+    number of ranks), which this one cannot resume, so they are never mixed in; say so through ``report``."""
+    current = [shard.identity for shard in shards]
+    for sidecar in sorted(entry.sidecar_path.parent.glob(f"{entry.identity['encoder']}-*.json")):
+        try:
+            state = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            continue
+        identity = state.get("identity") if isinstance(state, dict) else None
+        if not isinstance(identity, dict) or "shard" not in identity or identity in current:
+            continue
+        if {key: value for key, value in identity.items() if key != "shard"} != entry.identity:
+            continue
+        layout = identity["shard"]
+        ranks = f"{layout['ranks']} rank(s)" if isinstance(layout, dict) else "another number of ranks"
+        sidecar.with_suffix(".npy").unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
+        report(0.0, f"removed a shard of an earlier extraction by {ranks} ({state.get('done', 0)} rows, extracted again)")
 
 
 def extraction_record(features: np.ndarray) -> dict:

@@ -37,6 +37,8 @@ from core.train.checkpoint import (
     resume_steps,
 )
 from core.train.config import RunConfig
+from core.train.distributed import PeerLost, collective_timeout, sync_ranks
+from core.train.faults import fault_point
 from core.train.records import BEST, LAST
 
 
@@ -169,15 +171,22 @@ def fit(
             if stop is not None and stop.is_set():
                 status = "stopped"
                 break
-            output = task.training_loss(trained, batch, generator)
-            if not torch.isfinite(output.total):
-                raise TrainingDiverged(
-                    f"loss became {float(output.total.detach())} at epoch {epoch + 1}, step {step + 1} "
-                    f"(parts: {output.parts}); lower the learning rate or raise the temperatures. "
-                    "The last good checkpoint is intact."
-                )
-            optimizer.zero_grad(set_to_none=True)
-            output.total.backward()
+            fault_point(rank, epoch + 1, n_batches)
+            try:
+                output = task.training_loss(trained, batch, generator)
+                if not torch.isfinite(output.total):
+                    raise TrainingDiverged(
+                        f"loss became {float(output.total.detach())} at epoch {epoch + 1}, step {step + 1} "
+                        f"(parts: {output.parts}); lower the learning rate or raise the temperatures. "
+                        "The last good checkpoint is intact."
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                output.total.backward()
+            except dist.DistError as error:
+                raise PeerLost(
+                    f"rank {rank}: exchanging gradients at epoch {epoch + 1}, step {step + 1} failed: another rank "
+                    f"died or hung (waited at most {collective_timeout():g} s): {error}"
+                ) from error
             if config.optim.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
             optimizer.step()
@@ -209,6 +218,8 @@ def fit(
         state["epoch"] = epoch + 1
         if is_main and checkpoints is not None:
             _save_epoch(checkpoints, model, optimizer, state, config, improved, steps[epoch_steps_from:])
+        fault_point(rank, epoch + 1, n_batches)
+        sync_ranks(f"the end of epoch {epoch + 1}")  # no rank starts an epoch before its checkpoint is saved
         if is_main and on_epoch is not None:
             on_epoch(EpochInfo(epoch + 1, config.epochs, dict(metrics), improved, time.perf_counter() - epoch_started))
         if state["bad_epochs"] >= config.patience:
