@@ -56,6 +56,9 @@ def collective_timeout() -> float:
     return seconds
 
 
+_attempt: list[int] = []  # this process's group attempt, once init_from_environment found it
+
+
 def init_from_environment() -> tuple[int, int]:
     """Initialise the process group from torchrun's variables (no-op for a single process)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -70,19 +73,28 @@ def init_from_environment() -> tuple[int, int]:
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
 
+def group_attempt() -> int:
+    """How many times torchrun started this group before (0 on the first attempt).
+
+    Counted on the group's shared store when there is one: ``TORCHELASTIC_RESTART_COUNT`` counts one
+    node's own failures, so on several nodes it differs between the ranks of one group."""
+    return _attempt[0] if _attempt else int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+
 def _attempt_store(world_size: int, timeout: timedelta) -> dist.Store | None:
-    """torchrun's own store, with keys of this attempt only; None when torchrun shares no store.
+    """torchrun's shared store, with keys of this attempt only; None when torchrun shares no store.
 
     torchrun (2.13) hands every restarted group the store of the first attempt and ``env://`` adds no
-    prefix, so the restarted ranks read the dead group's addresses and never connect; a prefix with
-    ``TORCHELASTIC_RESTART_COUNT`` keeps each attempt's keys apart.
+    prefix, so restarted ranks read the dead group's addresses and never connect. Each rank counts its
+    starts on the store; as every rank of a group starts once per attempt, the count names the attempt.
     """
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
         return None
     client = dist.TCPStore(
         os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size, is_master=False, timeout=timeout
     )
-    return dist.PrefixStore(f"geocsp/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", client)
+    _attempt[:] = [client.add(f"geocsp/starts/rank{os.environ['RANK']}", 1) - 1]
+    return dist.PrefixStore(f"geocsp/attempt{_attempt[0]}", client)
 
 
 def sync_ranks(where: str) -> None:
@@ -119,14 +131,14 @@ def torchrun_launch(config: RunConfig, run_dir: Path | None) -> Launch | None:
     Without ``--run-dir`` the folder is named after torchrun's rendezvous id (``--rdzv-id``, or the
     one ``--standalone`` draws), which a restarted group keeps; without either it is named after the
     host and the torchrun agent of rank 0. The run resumes when torchrun restarted the group
-    (``TORCHELASTIC_RESTART_COUNT`` > 0) or the folder's last checkpoint has this config.
+    (:func:`group_attempt` > 0) or the folder's last checkpoint has this config.
     """
     if "TORCHELASTIC_RUN_ID" not in os.environ:
         return None
     text = ""
     if not dist.is_initialized() or dist.get_rank() == 0:
         folder = Path(run_dir) if run_dir is not None else _launch_folder(config.stage)
-        restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+        restarted = group_attempt() > 0
         text = json.dumps({"run_dir": str(folder.resolve()), "resume": restarted or _holds_checkpoint_of(folder, config)})
     decided = json.loads(_broadcast_text(text))
     return Launch(Path(decided["run_dir"]), decided["resume"])

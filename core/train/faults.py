@@ -3,7 +3,7 @@
 ``GEOCSP_FAULT="kill rank=1 epoch=2 step=0"`` makes rank 1 SIGKILL itself just before batch 0 (the
 first) of epoch 2; ``hang`` instead of ``kill`` makes it sleep for good. ``step`` may equal the
 epoch's number of batches: the end of the epoch, after its checkpoint, before the ranks meet. The
-fault fires on a group's first attempt only (``TORCHELASTIC_RESTART_COUNT`` 0), so the group that
+fault fires on a group's first attempt only (:func:`~core.train.distributed.group_attempt` 0), so the group that
 ``torchrun --max-restarts`` starts again runs clean. Unset (always, outside tests), it does nothing.
 """
 
@@ -14,6 +14,8 @@ import os
 import signal
 import time
 
+from core.train.distributed import group_attempt
+
 FAULT_VARIABLE = "GEOCSP_FAULT"
 ACTIONS = ("kill", "hang")
 
@@ -22,7 +24,7 @@ ACTIONS = ("kill", "hang")
 def _planned_fault() -> tuple[str, int, int, int] | None:
     """(action, rank, epoch, step) of the fault to inject in this process, or None."""
     text = os.environ.get(FAULT_VARIABLE, "").split()
-    if not text or os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") != "0":
+    if not text or group_attempt() != 0:
         return None
     try:
         fields = dict(part.split("=", 1) for part in text[1:])
