@@ -20,7 +20,8 @@ from core.data.images import MAX_IMAGE_PIXELS, ImageRejected, open_image_file
 from core.data.loaders import load_user_dataset
 from core.image.__main__ import main
 from core.image.crops import CropOptions, box_region, context_multiplier, decode_square
-from core.image.features import cached_features, extract_features, extraction_record
+from core.image.features import _CacheEntry, _identity, cached_features, extract_features, extraction_record
+from core.image.registry import get_image_encoder
 
 ENCODER = "small_cnn"
 PROJECT = Path(__file__).resolve().parents[2]
@@ -127,6 +128,30 @@ def test_an_interrupted_extraction_resumes_from_what_is_on_disk(tmp_path: Path, 
     assert sum(encoded_rows) == 15
     fresh = extract_features(dataset, ENCODER, batch_size=5, cache_dir=tmp_path / "fresh", workers=0)
     np.testing.assert_allclose(resumed, fresh, rtol=1e-6, atol=1e-7)
+
+
+def test_shards_left_by_another_number_of_ranks_are_removed_not_mixed_in(tmp_path: Path) -> None:
+    dataset = _dataset(tmp_path, _noise_images(tmp_path, 6))
+    identity = _identity(dataset, get_image_encoder(ENCODER).load(), None, CropOptions(), torch.device("cpu"))
+    leftovers = {  # an interrupted 3-rank extraction, a shard from before layouts were recorded, another dataset's
+        "mine": [{"rank": rank, "ranks": 3, "rows": [2 * rank, 2 * rank + 2]} for rank in range(3)] + [[0, 3]],
+        "other": [{"rank": 0, "ranks": 2, "rows": [0, 3]}],
+    }
+    for whose, layouts in leftovers.items():
+        for layout in layouts:
+            shard = _CacheEntry(tmp_path / "cache", {**identity, "shard": layout, **({"dataset": "other"} if whose == "other" else {})})
+            rows = layout["rows"] if isinstance(layout, dict) else layout
+            array = shard.open_for_writing(0, rows[1] - rows[0], 128)
+            array[:] = 7.0  # not this extraction's features: mixed in, they would show
+            array.flush()
+            shard.record(1, 0.1, [])
+    messages: list[str] = []
+    features = extract_features(dataset, ENCODER, cache_dir=tmp_path / "cache", workers=0, progress=lambda f, m: messages.append(m))
+    assert sum("removed a shard of an earlier extraction by 3 rank(s) (1 rows, extracted again)" in m for m in messages) == 3
+    assert sum("by another number of ranks" in m for m in messages) == 1
+    sidecars = [json.loads(path.read_text()) for path in (tmp_path / "cache").glob("*.json")]
+    assert sorted(str(state["identity"].get("shard")) for state in sidecars) == ["None", str(leftovers["other"][0])]
+    np.testing.assert_allclose(features, extract_features(dataset, ENCODER, cache_dir=tmp_path / "fresh", workers=0), rtol=1e-6)
 
 
 def _csv_dataset(data_root: Path) -> None:
