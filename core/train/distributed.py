@@ -13,11 +13,13 @@ torchrun (CPU ranks, gloo backend) and returns each rank's final weights and his
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import socket
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -114,6 +116,26 @@ def sync_ranks(where: str) -> None:
         raise PeerLost(
             f"rank {dist.get_rank()}: {who} did not reach {where} within {timeout:g} s (dead or hung; "
             f"{TIMEOUT_VARIABLE} sets the wait): {error}"
+        ) from error
+
+
+#: How gloo and NCCL word a peer that vanished or stopped answering (torch raises a plain RuntimeError).
+_TRANSPORT_FAILURE = re.compile(r"Timed out waiting|Connection (?:closed|reset|refused)|NCCL (?:error|communicator)|gloo/transport")
+
+
+@contextlib.contextmanager
+def peer_watch(where: str) -> Iterator[None]:
+    """Turn a collective that failed in the block because a peer died or hung into :class:`PeerLost`
+    saying ``where``; any other error passes unchanged."""
+    try:
+        yield
+    except RuntimeError as error:
+        if isinstance(error, PeerLost) or not _TRANSPORT_FAILURE.search(str(error)):
+            raise
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        raise PeerLost(
+            f"rank {rank}: {where} failed: another rank died or hung (waited at most {collective_timeout():g} s, "
+            f"{TIMEOUT_VARIABLE}): {error}"
         ) from error
 
 

@@ -37,7 +37,7 @@ from core.train.checkpoint import (
     resume_steps,
 )
 from core.train.config import RunConfig
-from core.train.distributed import PeerLost, collective_timeout, sync_ranks
+from core.train.distributed import peer_watch, sync_ranks
 from core.train.faults import fault_point
 from core.train.records import BEST, LAST
 
@@ -172,7 +172,7 @@ def fit(
                 status = "stopped"
                 break
             fault_point(rank, epoch + 1, n_batches)
-            try:
+            with peer_watch(f"exchanging gradients at epoch {epoch + 1}, step {step + 1}"):
                 output = task.training_loss(trained, batch, generator)
                 if not torch.isfinite(output.total):
                     raise TrainingDiverged(
@@ -182,11 +182,6 @@ def fit(
                     )
                 optimizer.zero_grad(set_to_none=True)
                 output.total.backward()
-            except dist.DistError as error:
-                raise PeerLost(
-                    f"rank {rank}: exchanging gradients at epoch {epoch + 1}, step {step + 1} failed: another rank "
-                    f"died or hung (waited at most {collective_timeout():g} s): {error}"
-                ) from error
             if config.optim.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
             optimizer.step()

@@ -92,12 +92,20 @@ def test_a_killed_rank_is_restarted_and_the_run_resumes_to_the_same_weights(unin
         assert torch.equal(value, reference[name]), name
 
 
-def test_a_hung_rank_is_named_after_the_timeout_not_waited_for_forever(tmp_path):
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (4, "rank 0: rank 1 did not reach the end of epoch 1 within 10 s (dead or hung"),
+        (2, "rank 0: exchanging gradients at epoch 1, step 3 failed: another rank died or hung (waited at most 10 s"),
+    ],
+    ids=["at-the-epoch-end", "mid-epoch"],
+)
+def test_a_hung_rank_fails_the_group_after_the_timeout_not_never(tmp_path, step, message):
     started = time.perf_counter()
-    code, _, err = finish(torchrun(["--standalone", "--nproc-per-node", "2"], tmp_path / "runs", "hang rank=1 epoch=1 step=4", timeout_s=10))
-    print(f"hung rank found in {time.perf_counter() - started:.1f} s")
+    code, _, err = finish(torchrun(["--standalone", "--nproc-per-node", "2"], tmp_path / "runs", f"hang rank=1 epoch=1 step={step}", timeout_s=10))
+    print(f"hung rank at step {step} found in {time.perf_counter() - started:.1f} s")
     assert code != 0
-    assert "rank 0: rank 1 did not reach the end of epoch 1 within 10 s (dead or hung" in err, err[-3000:]
+    assert message in err, err[-3000:]
 
 
 def _free_port() -> int:
