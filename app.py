@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from geovis.access_gate import require_access
 from geovis.imports import import_script_dependencies
 
 # An emoji icon: a ":material/...:" icon here would make the browser fetch a favicon from the web.
@@ -22,6 +23,9 @@ PAGES = [
     ("app_pages/inspector.py", "Encoder inspector", ":material/blur_on:"),
     ("app_pages/probe.py", "Probe", ":material/query_stats:"),
 ]
+
+# A shared app lets no one further than its log-in (geovis.access_gate); a local one lets everyone in.
+require_access()
 
 page_files = {
     st.Page(path, title=title, icon=icon, default=index == 0): path for index, (path, title, icon) in enumerate(PAGES)

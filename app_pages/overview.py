@@ -64,7 +64,8 @@ metrics[1].metric("Classes present", f"{sum(n > 0 for n in class_counts.values()
 for column, (split, count) in zip(metrics[2:], split_sizes.items()):
     column.metric(f"{split} split", f"{count:,}")
 if registered := app_state.user_dataset():
-    st.caption(f"Loaded as {registered.fmt} from “{escape_markdown(registered.path)}” under the data folder.")
+    by = f", registered by {escape_markdown(registered.registered_by)}" if registered.registered_by else ""
+    st.caption(f"Loaded as {registered.fmt} from “{escape_markdown(registered.path)}” under the data folder{by}.")
 if dataset.problems:
     count = len(dataset.problems)
     with st.expander(f"{count:,} problem{'s' * (count != 1)} noted while loading (records left out, times unknown, …)"):

@@ -10,6 +10,7 @@ from geovis import app_state, browse, geolocation, map_clicks, maps, prediction,
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
 from geovis.thumbnails import display_image
+from geovis.uploads import limited_file_uploader, upload_limit_mb
 
 app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
 
@@ -30,10 +31,10 @@ if runs is None:
 image_run = runs[1]
 
 upload_col, photo_col, imagenet_col = st.columns([2, 1, 2])
-upload = upload_col.file_uploader(
-    "Geo-tagged photo (JPEG, PNG, HEIC, AVIF, WebP…)", type=predictor_state.UPLOAD_TYPES,
-    max_upload_size=predictor_state.UPLOAD_LIMIT_MB, key="predict_photo",
-    help=f"{FORMAT_NAMES}, up to {predictor_state.UPLOAD_LIMIT_MB} MB; the GPS position is read from its EXIF.",
+upload = limited_file_uploader(
+    upload_col, "Geo-tagged photo (JPEG, PNG, HEIC, AVIF, WebP…)", type=predictor_state.UPLOAD_TYPES,
+    limit_mb=predictor_state.UPLOAD_LIMIT_MB, key="predict_photo",
+    help=f"{FORMAT_NAMES}, up to {upload_limit_mb(predictor_state.UPLOAD_LIMIT_MB)} MB; the GPS position is read from its EXIF.",
 )
 basemap = upload_col.selectbox("Basemap", maps.BASEMAPS, format_func=maps.BASEMAP_LABELS.get, key="predict_basemap")
 with upload_col:

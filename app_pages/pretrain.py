@@ -1,6 +1,5 @@
 """Pre-train: configure a CSP run, launch it in the background, watch it live, compare finished runs."""
 
-import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -17,7 +16,7 @@ from core.train.config import RunConfig
 from core.workflows.jobs import Job
 from core.train.negatives import NEGATIVE_SAMPLERS
 from core.train.records import compare_runs, list_runs, list_sweeps, runs_root
-from geovis import app_state, encoder_files, training_charts
+from geovis import access_gate, app_state, encoder_files, training_charts
 from geovis.markdown_text import escape_markdown
 from geovis.run_form import param_inputs
 
@@ -27,7 +26,8 @@ STAGES = {"pretrain": "CSP pre-training", "finetune": "fine-tune P(y|x)", "image
 WATCHED = "pretrain_watched_job"
 
 manager = st.cache_resource(jobs.job_manager)()
-owner = st.session_state.setdefault("geocsp_owner", uuid.uuid4().hex)
+user = access_gate.current_user()
+owner = user.name
 defaults = RunConfig()
 records = list_runs()
 
@@ -156,7 +156,13 @@ if st.button("Start", type="primary", key="run_start") or start_sweep:
     except ConfigError as error:
         st.error(f"Not started, a setting is invalid: {escape_markdown(error)}")
     else:
-        st.session_state[WATCHED] = manager.submit(config, owner, plan).id
+        try:
+            job = manager.submit(config, owner, plan, made_by=user.name if user.shared else "",
+                                 limit=access_gate.access_settings().max_queued_runs)
+        except jobs.JobLimitError as error:
+            st.error(f"Not started: {error}.")
+        else:
+            st.session_state[WATCHED] = job.id
 
 watched = manager.get(st.session_state.get(WATCHED, ""), owner)
 
@@ -181,7 +187,8 @@ def live_panel(job: Job | None, polling: bool) -> None:
     if job.error:
         st.error(f"The run failed: {escape_markdown(job.error)}")
     if job.active:
-        st.button("Stop", on_click=job.stop, disabled=job.stop_requested, key=f"run_stop_{job.id}")
+        st.button("Stop", on_click=manager.stop, args=(job.id, user.name, user.admin), disabled=job.stop_requested,
+                  key=f"run_stop_{job.id}")
     charts = st.columns(2)
     if steps := job.steps():
         charts[0].plotly_chart(training_charts.loss_parts_figure(steps), key=f"run_steps_{job.id}")
@@ -200,12 +207,22 @@ st.fragment(run_every=1.0 if polling else None)(live_panel)(watched, polling)
 st.header("Runs")
 if session_jobs := [job for job in manager.jobs(owner) if job.active]:
     st.dataframe(training_charts.jobs_table(session_jobs), hide_index=True)
+if user.shared and user.admin and (others := [job for job in manager.active_jobs() if job.owner != owner]):
+    st.subheader("Everyone's queued and running runs (admin)")
+    for job in others:
+        row = st.columns([4, 1])
+        row[0].markdown(f"**{escape_markdown(job.owner)}** · {job.kind} · {job.status} · {escape_markdown(job.message)}")
+        row[1].button("Stop", on_click=manager.stop, args=(job.id, user.name, True), disabled=job.stop_requested,
+                      key=f"admin_stop_{job.id}")
 if not records:
     st.caption(f"No finished runs yet under `{runs_root()}`.")
 else:
     st.dataframe(compare_runs(records))
     for record in records[:20]:
-        with st.expander(f"{record.name} · {record.stage} · {record.status}"):
+        made_by = f" · by {record.made_by}" if record.made_by else ""
+        with st.expander(f"{record.name} · {record.stage} · {record.status}{made_by}"):
+            if record.made_by:
+                st.caption(f"Started by **{escape_markdown(record.made_by)}**.")
             st.markdown(record.card())
             if record.stage in RUN_STAGES and record.has_checkpoint():
                 encoder_files.encoder_download_button(st, record.run_dir, f"run_card_download_{record.name}")

@@ -10,6 +10,7 @@ from geovis import app_state, gis_widgets, maps
 from geovis import probe_view as view
 from geovis.assets import MissingAssetsError
 from geovis.markdown_text import escape_markdown
+from geovis.uploads import limited_file_uploader
 
 app_state.keep_form_values()  # the Pre-train form's settings survive visits to other pages
 
@@ -26,7 +27,8 @@ names = task_column.multiselect(
     format_func=lambda name: f"{name} ({EMBEDDED_TASKS[name].kind})", key="probe_tasks",
     help="\n".join(f"- **{spec.name}**: {spec.description}" for spec in EMBEDDED_TASKS.values()),
 )
-upload = task_column.file_uploader("Your own task (CSV: lon, lat, target)", type=["csv", "tsv", "txt"], key="probe_upload")
+upload = limited_file_uploader(task_column, "Your own task (CSV: lon, lat, target)", type=["csv", "tsv", "txt"],
+                               key="probe_upload", limit_mb=st.get_option("server.maxUploadSize"))
 kind = task_column.selectbox("Its kind", [None, *KINDS], format_func=lambda k: "inferred" if k is None else k, key="probe_kind")
 
 options, selected = view.embedding_options()

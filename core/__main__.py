@@ -1,4 +1,4 @@
-"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate|export|probe|encoder|embed|starter``
+"""GeoCSP command line: ``python -m core pretrain|finetune|image-classifier|moco|evaluate|sweep|geolocate|export|probe|encoder|embed|access|starter``
 (``geocsp ...`` once the package is installed).
 
 Runs go to ``runs/`` (``GEOCSP_RUNS``) unless ``--run-dir`` says otherwise. Under ``torchrun`` the
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from core.access.cli import add_access_parser, run_access
 from core.embed.cli import add_embed_parser, run_embed
 from core.gis.cli import add_export_parser, run_export
 from core.location.loading import EncoderLoadError
@@ -69,6 +70,7 @@ def build_parser(prog: str = "python -m core") -> argparse.ArgumentParser:
     _add_probe_parser(sub)
     _add_encoder_parser(sub)
     add_embed_parser(sub)
+    add_access_parser(sub)
     starter = sub.add_parser("starter", help="build (or check) the starter runs the app uses on first open (core.workflows.starter)")
     starter.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value of every starter run")
     starter.add_argument("--runs", type=Path, default=None, help="runs folder (default: runs/ or GEOCSP_RUNS)")
@@ -144,6 +146,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m core") -> int:
             return _encoder(args)
         if args.command == "embed":
             return run_embed(args)
+        if args.command == "access":
+            return run_access(args)
         from core.train.config import load_config
 
         config = load_config(args.config, args.overrides)

@@ -16,7 +16,7 @@ from core.data.default_dataset import load_default_dataset
 from core.data.errors import DatasetError
 from core.data.loaders import load_user_dataset
 from core.data.paths import data_root
-from geovis import imports, maps
+from geovis import access_gate, imports, maps
 
 _USER_DATASET = "geocsp_user_dataset"
 #: What the model pages need (torch, encoders, the trainer): not imported by Overview, warmed up after it.
@@ -35,6 +35,7 @@ class UserDataset:
     options: tuple[tuple[str, str], ...]
     dataset: GeoImageDataset
     key: str
+    registered_by: str = ""  # a shared app's user who registered it (empty locally)
 
 
 @st.cache_resource(show_spinner=False)
@@ -125,7 +126,10 @@ def register_dataset(fmt: str, path: str, **options: str) -> GeoImageDataset:
     if not dataset.has_location.any():
         raise DatasetError(dataset.root, f"none of its {len(dataset)} records has a location")
     given = tuple(sorted(options.items()))
-    st.session_state[_USER_DATASET] = UserDataset(fmt, path.strip(), given, dataset, f"{fmt}:{dataset.fingerprint()}")
+    user = access_gate.current_user()
+    st.session_state[_USER_DATASET] = UserDataset(
+        fmt, path.strip(), given, dataset, f"{fmt}:{dataset.fingerprint()}", user.name if user.shared else ""
+    )
     return dataset
 
 

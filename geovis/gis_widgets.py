@@ -25,6 +25,7 @@ from core.gis.export import FORMATS, layer_bytes
 from core.gis.read import MAX_VECTOR_BYTES, GISInputError, VectorLayer, read_vector_bytes
 from core.gis.region import PolygonRegion, region_from_layer, zones_from_layer
 from geovis.markdown_text import escape_markdown
+from geovis.uploads import limited_file_uploader
 
 UPLOAD_LIMIT_MB = MAX_VECTOR_BYTES // 2**20
 FILE_HELP = (
@@ -41,7 +42,7 @@ def _layer(data: bytes, name: str) -> VectorLayer:
 def upload_layer(label: str, key: str, container=st) -> VectorLayer | None:
     """A vector-file uploader; the layer read from the uploaded file, or None (with an error in the page when
     the file cannot be used). What reading assumed (a missing CRS, a reprojection) is shown under it."""
-    upload = container.file_uploader(label, key=key, help=FILE_HELP, max_upload_size=UPLOAD_LIMIT_MB)
+    upload = limited_file_uploader(container, label, key=key, help=FILE_HELP, limit_mb=UPLOAD_LIMIT_MB)
     if upload is None:
         return None
     try:
@@ -86,7 +87,7 @@ def _places(data: bytes, name: str) -> PointTable:
 def upload_places(key: str, container=st) -> tuple[np.ndarray, gpd.GeoDataFrame] | None:
     """An uploaded file's places: (lon, lat) rows and the features (lines and polygons at a representative
     point; rows without usable coordinates left out and listed under the uploader), or None."""
-    upload = container.file_uploader("Places file (points)", key=f"{key}_places_file", help=FILE_HELP, max_upload_size=UPLOAD_LIMIT_MB)
+    upload = limited_file_uploader(container, "Places file (points)", key=f"{key}_places_file", help=FILE_HELP, limit_mb=UPLOAD_LIMIT_MB)
     if upload is None:
         return None
     try:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,16 +47,18 @@ def wait_healthy(url: str, server: subprocess.Popen, log_path: Path, timeout: fl
 
 @contextmanager
 def running_app(
-    log_path: Path, env: dict[str, str] | None = None, timeout: float = 90.0, root: Path = PROJECT_ROOT
+    log_path: Path, env: dict[str, str] | None = None, timeout: float = 90.0, root: Path = PROJECT_ROOT,
+    options: Sequence[str] = (),
 ) -> Iterator[str]:
     """The app in ``root`` (default: this checkout) served headless on 127.0.0.1 (output to ``log_path``, extra
-    environment ``env``); yields its URL once healthy and stops the server on leaving."""
+    environment ``env``, extra Streamlit ``options`` such as ``--secrets.files PATH``); yields its URL once
+    healthy and stops the server on leaving."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     port = free_port()
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(port)],
+             "--server.address", "127.0.0.1", "--server.port", str(port), *options],
             cwd=root, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
         )

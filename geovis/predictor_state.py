@@ -7,7 +7,6 @@ costs one forward pass. Every failure is shown as a message in the page, never a
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -25,7 +24,7 @@ from core.workflows.predict import (
 from core.workflows import jobs
 from core.workflows.starter import BUILD_COMMAND
 from core.train.records import RunRecord, default_run_index, runs_root
-from geovis import app_state, prediction
+from geovis import access_gate, app_state, prediction
 from geovis.markdown_text import escape_markdown
 
 PIPELINE = "geocsp_quick_pipeline"
@@ -180,8 +179,15 @@ def job_manager() -> jobs.JobManager:
 
 
 def session_owner() -> str:
-    """This browser session's owner id for jobs (shared with the Pre-train page)."""
-    return st.session_state.setdefault("geocsp_owner", uuid.uuid4().hex)
+    """This session's owner of jobs (shared with the Pre-train page): the user a shared app let in, else a
+    private session id."""
+    return access_gate.current_user().name
+
+
+def _made_by() -> str:
+    """The user name recorded in runs started here: a shared app's user, nobody locally."""
+    user = access_gate.current_user()
+    return user.name if user.shared else ""
 
 
 def no_model_message() -> str:
@@ -204,7 +210,9 @@ def offer_quick_pipeline() -> None:
     if st.button("Train a quick default pipeline", type="primary", key="quick_pipeline_start", disabled=busy):
         registered = app_state.user_dataset()
         dataset = f"{registered.fmt}:{registered.path}" if registered else "default"
-        pipeline = st.session_state[PIPELINE] = QuickPipeline(job_manager(), session_owner(), quick_pipeline_configs(dataset))
+        pipeline = st.session_state[PIPELINE] = QuickPipeline(
+            job_manager(), session_owner(), quick_pipeline_configs(dataset), made_by=_made_by()
+        )
     if pipeline is not None:
         polling = pipeline.active
         st.fragment(run_every=1.0 if polling else None)(_pipeline_progress)(pipeline, polling)

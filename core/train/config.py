@@ -104,6 +104,14 @@ class MocoConfig:
     n_clusters: int = 100
 
 
+@dataclass
+class TrainConfig:
+    """How training steps run: ``precision`` fp32, bf16 (autocast; CPU or CUDA) or fp16 (autocast with a gradient
+    scaler; see :mod:`core.train.precision`)."""
+
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+
+
 DEFAULT_LOCATION = {"encoding": "spherical_harmonics", "network": "fcnet", "embedding": "concat"}
 """The default location encoder (measured in benchmarks/default_encoder.py): SatCLIP's spherical harmonics
 (L = 10) with the CSP reference FCNet (4 residual blocks of two Linear layers; it probed better than SatCLIP's
@@ -126,6 +134,7 @@ class RunConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     moco: MocoConfig = field(default_factory=MocoConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         _check_ranges(self)

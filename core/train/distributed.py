@@ -175,12 +175,13 @@ def _launch_folder(stage: str) -> Path:
 
 
 def _holds_checkpoint_of(run_dir: Path, config: RunConfig) -> bool:
-    from core.train.checkpoint import CheckpointError, read_checkpoint_config, recover_checkpoint
+    from core.train.checkpoint import CheckpointError, recover_checkpoint
+    from core.train.loop import checkpoint_run_config
     from core.train.records import LAST
 
     last = run_dir / "checkpoints" / LAST
     try:
-        return recover_checkpoint(last) and read_checkpoint_config(last) == config.to_dict()
+        return recover_checkpoint(last) and checkpoint_run_config(last) == config.to_dict()
     except CheckpointError:
         return False
 

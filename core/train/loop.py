@@ -36,9 +36,11 @@ from core.train.checkpoint import (
     replace_checkpoint,
     resume_steps,
 )
+from core.location.params import ConfigError
 from core.train.config import RunConfig
 from core.train.distributed import peer_watch, sync_ranks
 from core.train.faults import fault_point
+from core.train.precision import MixedPrecision
 from core.train.records import BEST, LAST
 
 
@@ -143,6 +145,7 @@ def fit(
     model = task.model
     trained = nn.parallel.DistributedDataParallel(model) if world_size > 1 else model
     optimizer = build_optimizer(model, config)
+    precision = MixedPrecision(config.train.precision, _device_type(model))
     checkpoints = Path(run_dir) / "checkpoints" if run_dir is not None else None
 
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_epoch": -1, "best_metrics": {}, "bad_epochs": 0}
@@ -173,7 +176,8 @@ def fit(
                 break
             fault_point(rank, epoch + 1, n_batches)
             with peer_watch(f"exchanging gradients at epoch {epoch + 1}, step {step + 1}"):
-                output = task.training_loss(trained, batch, generator)
+                with precision.autocast():
+                    output = task.training_loss(trained, batch, generator)
                 if not torch.isfinite(output.total):
                     raise TrainingDiverged(
                         f"loss became {float(output.total.detach())} at epoch {epoch + 1}, step {step + 1} "
@@ -181,10 +185,7 @@ def fit(
                         "The last good checkpoint is intact."
                     )
                 optimizer.zero_grad(set_to_none=True)
-                output.total.backward()
-            if config.optim.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
-            optimizer.step()
+                precision.step(output.total, optimizer, model, config.optim.grad_clip)
             step += 1
             n_batches += 1
             loss = float(output.total.detach())
@@ -232,6 +233,12 @@ def fit(
     )
 
 
+def _device_type(model: nn.Module) -> str:
+    """"cuda" or "cpu": where the model's parameters are."""
+    parameter = next(model.parameters(), None)
+    return parameter.device.type if parameter is not None else "cpu"
+
+
 def _improved(value: float, best: float | None, mode: str) -> bool:
     if best is None:
         return True
@@ -264,8 +271,18 @@ def _save_epoch(
 _STATE_FIELDS = {"epoch": int, "history": list, "best_epoch": int, "best_metrics": dict, "bad_epochs": int}
 
 
-def _resume(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: RunConfig) -> dict:
+def checkpoint_run_config(directory: Path) -> dict:
+    """The run config a checkpoint was saved with, keys added since then at their defaults (as saved when it no
+    longer fits, so that a comparison names what differs)."""
     saved = read_checkpoint_config(directory)
+    try:
+        return RunConfig.from_dict(saved).to_dict()
+    except ConfigError:
+        return saved
+
+
+def _resume(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: RunConfig) -> dict:
+    saved = checkpoint_run_config(directory)
     if saved != config.to_dict():
         differences = config_differences(saved, config.to_dict())
         raise CheckpointError(f"{directory}: cannot resume, the config differs: {'; '.join(differences[:5])}")

@@ -20,6 +20,8 @@ from core.data.paths import PROJECT_ROOT
 LAST = "last"
 """Checkpoint folder of a run's latest epoch (``<run>/checkpoints/last``)."""
 BEST = "best"
+#: Who started a run, written into its folder by the app when it knows (a shared app's user name).
+ORIGIN_FILE = "origin.json"
 """Checkpoint folder of a run's best epoch on validation (``<run>/checkpoints/best``)."""
 
 
@@ -61,6 +63,15 @@ class RunRecord:
 
     def has_checkpoint(self) -> bool:
         return (self.run_dir / "checkpoints" / BEST).is_dir()
+
+    @property
+    def made_by(self) -> str:
+        """Who started the run in a shared app (its ``origin.json``); empty when not recorded."""
+        try:
+            origin = json.loads((self.run_dir / ORIGIN_FILE).read_text())
+        except (OSError, ValueError):
+            return ""
+        return str(origin.get("made_by", "")) if isinstance(origin, dict) else ""
 
     @property
     def finished_at(self) -> float:

@@ -29,7 +29,7 @@ from core.files import atomic_write_json
 from core.train.config import DataConfig, RunConfig
 from core.train.data import FeatureData, load_feature_data
 from core.train.loop import EpochInfo, StepInfo
-from core.train.records import RunRecord
+from core.train.records import ORIGIN_FILE, RunRecord
 from core.train.runner import new_run_dir, run
 
 Progress = Callable[[float, str], None]
@@ -40,6 +40,10 @@ ACTIVE = ("queued", "running")
 FINISHED = ("completed", "early_stopped", "stopped", "failed")
 ERROR_LOG = "error.log"
 MAX_STEP_POINTS = 400
+
+
+class JobLimitError(Exception):
+    """A user already has as many runs queued or running as a shared app allows."""
 
 
 class _Stopped(Exception):
@@ -71,6 +75,7 @@ class Job:
     owner: str
     config: RunConfig
     plan: SweepPlan | None = None
+    made_by: str = ""  # the user name written into the run folder (a shared app's user; empty locally)
     status: str = "queued"
     position: int = 0  # place in the queue (1 = next), 0 once it left the queue
     epoch: int = 0
@@ -151,12 +156,20 @@ class JobManager:
         self._ready = threading.Condition()
         self._worker: threading.Thread | None = None
 
-    def submit(self, config: RunConfig, owner: str, plan: SweepPlan | None = None) -> Job:
+    def submit(self, config: RunConfig, owner: str, plan: SweepPlan | None = None, *, made_by: str = "",
+               limit: int | None = None) -> Job:
         """Queue a run of ``config`` (or, with ``plan``, a label-budget sweep based on it) for ``owner``
-        (a session id) and return its job."""
-        job = Job(id=uuid.uuid4().hex[:10], owner=owner, config=config, plan=plan)
+        (a session id, or a shared app's user name) and return its job. ``made_by`` is recorded in the run folder;
+        with ``limit``, :class:`JobLimitError` when ``owner`` already has that many runs queued or running."""
+        job = Job(id=uuid.uuid4().hex[:10], owner=owner, config=config, plan=plan, made_by=made_by)
         job._cancel = lambda: self._cancel(job)
         with self._ready:
+            active = sum(1 for other in self._jobs if other.owner == owner and other.active)
+            if limit is not None and active >= limit:
+                raise JobLimitError(
+                    f"{active} of your runs are queued or running and this app allows {limit} per user: "
+                    "wait for one to finish, or stop one"
+                )
             self._jobs.append(job)
             self._queue.append(job)
             self._renumber()
@@ -177,6 +190,23 @@ class JobManager:
         """The jobs ``owner`` submitted, newest first (other owners' jobs are never listed)."""
         with self._ready:
             return [job for job in reversed(self._jobs) if job.owner == owner]
+
+    def active_jobs(self) -> list[Job]:
+        """Every owner's queued and running jobs, oldest first (for an admin)."""
+        with self._ready:
+            return [job for job in self._jobs if job.active]
+
+    def stop(self, job_id: str, user: str, admin: bool = False) -> Job:
+        """Stop the job ``job_id`` for ``user``: their own, or anyone's for an ``admin``; :class:`PermissionError`
+        otherwise, and :class:`KeyError` for an unknown job."""
+        with self._ready:
+            job = next((job for job in self._jobs if job.id == job_id), None)
+        if job is None:
+            raise KeyError(f"no job {job_id!r}")
+        if job.owner != user and not admin:
+            raise PermissionError(f"the run {job_id} was started by someone else: only they or an admin may stop it")
+        job.stop()
+        return job
 
     def get(self, job_id: str, owner: str) -> Job | None:
         """``owner``'s job with this id, or None."""
@@ -210,6 +240,8 @@ class JobManager:
         try:
             job.run_dir = new_run_dir(job.kind, self.root)
             (job.run_dir / "config.yaml").write_text(job.config.to_yaml())
+            if job.made_by:
+                atomic_write_json(job.run_dir / ORIGIN_FILE, {"made_by": job.made_by, "submitted": job.submitted})
             job.message = "loading the dataset and its image features"
             data = self._data(job.config.data, job._report)
             if job.plan is not None:

@@ -237,10 +237,10 @@ class QuickPipeline:
     pre-training run's directory), so the pipeline goes on while the user switches pages.
     """
 
-    def __init__(self, manager: JobManager, owner: str, configs: Sequence[RunConfig]) -> None:
+    def __init__(self, manager: JobManager, owner: str, configs: Sequence[RunConfig], made_by: str = "") -> None:
         self.jobs: list[Job] = []
         self.error = ""
-        self._manager, self._owner = manager, owner
+        self._manager, self._owner, self._made_by = manager, owner, made_by
         pretrain, self._finetune, self._image = configs
         self._thread = threading.Thread(target=self._drive, args=(pretrain,), name="geocsp-quick-pipeline", daemon=True)
         self._thread.start()
@@ -255,7 +255,7 @@ class QuickPipeline:
         return not self._thread.is_alive()
 
     def _submit(self, config: RunConfig) -> Job:
-        job = self._manager.submit(config, self._owner)
+        job = self._manager.submit(config, self._owner, made_by=self._made_by)
         self.jobs.append(job)
         return job
 

@@ -109,7 +109,7 @@ BAD_FILES = [
     ("cut.jpg", truncated_jpeg_bytes(), "the image data is truncated"),
     ("notes.jpg", b"Dear diary, this is not a photo.\n" * 20, "not an image"),
     ("bomb.png", png_header_bytes(30_000, 30_000), "decompression bomb"),
-    ("huge.jpg", b"\xff\xd8\xff" + bytes(MAX_IMAGE_BYTES), "larger than the 25.0 MiB limit"),
+    ("huge.jpg", b"\xff\xd8\xff" + bytes(MAX_IMAGE_BYTES), "larger than the 25 MiB (26,214,400 bytes) this app takes"),
 ]
 BAD_GPS = [
     ("lat91.jpg", _photo_with_gps(GPSLatitude=((91, 1), (0, 1), (0, 1))), "latitude 91° is larger than 90°"),
