@@ -65,7 +65,11 @@ def init_from_environment() -> tuple[int, int]:
     """Initialise the process group from torchrun's variables (no-op for a single process)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if torch.cuda.is_available():  # each rank of a node on its own GPU (extraction with --device cuda)
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+        # gloo even beside GPUs: every tensor the ranks exchange lives on the CPU (training runs there, and
+        # extraction on a GPU only meets at barriers), which NCCL cannot carry
+        backend = "gloo"
         timeout = timedelta(seconds=collective_timeout())
         store = _attempt_store(world_size, timeout)
         if store is None:
@@ -101,7 +105,7 @@ def _attempt_store(world_size: int, timeout: timedelta) -> dist.Store | None:
 
 def sync_ranks(where: str) -> None:
     """Wait until every rank reaches ``where``; :class:`PeerLost` naming the ranks that did not come
-    within :func:`collective_timeout` (gloo names them; NCCL's barrier only times out)."""
+    within :func:`collective_timeout` (on gloo; another backend's barrier only times out)."""
     if not dist.is_initialized() or dist.get_world_size() == 1:
         return
     timeout = collective_timeout()
@@ -119,8 +123,8 @@ def sync_ranks(where: str) -> None:
         ) from error
 
 
-#: How gloo and NCCL word a peer that vanished or stopped answering (torch raises a plain RuntimeError).
-_TRANSPORT_FAILURE = re.compile(r"Timed out waiting|Connection (?:closed|reset|refused)|NCCL (?:error|communicator)|gloo/transport")
+#: How gloo words a peer that vanished or stopped answering (torch raises a plain RuntimeError).
+_TRANSPORT_FAILURE = re.compile(r"Timed out waiting|Connection (?:closed|reset|refused)|gloo/transport")
 
 
 @contextlib.contextmanager
@@ -190,14 +194,13 @@ def _broadcast_text(text: str) -> str:
     """Rank 0's ``text`` on every rank (as bytes in tensors: nothing is pickled)."""
     if not dist.is_initialized() or dist.get_world_size() == 1:
         return text
-    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
-    data = torch.tensor(list(text.encode()), dtype=torch.uint8, device=device)
-    length = torch.tensor([len(data)], dtype=torch.int64, device=device)
+    data = torch.tensor(list(text.encode()), dtype=torch.uint8)
+    length = torch.tensor([len(data)], dtype=torch.int64)
     dist.broadcast(length, src=0)
     if dist.get_rank() != 0:
-        data = torch.empty(int(length), dtype=torch.uint8, device=device)
+        data = torch.empty(int(length), dtype=torch.uint8)
     dist.broadcast(data, src=0)
-    return bytes(data.cpu().tolist()).decode()
+    return bytes(data.tolist()).decode()
 
 
 def fit_in_processes(world_size: int, config: RunConfig, data: FeatureData, out_dir: Path) -> list[dict]:
