@@ -60,7 +60,9 @@ def build_parser(prog: str = "python -m core") -> argparse.ArgumentParser:
     geolocate.add_argument("--split", choices=("train", "val", "test"), default="test")
     geolocate.add_argument("--resolution", type=int, default=3, help="H3 grid resolution (0-7; above 3 refined coarse to fine)")
     geolocate.add_argument("--coarse-resolution", type=int, default=None, help="resolution scored whole before refining (0-3)")
-    geolocate.add_argument("--tau", type=float, default=None, help="temperature (default: the run's)")
+    geolocate.add_argument("--tau", type=float, default=None, help="temperature (default: the run's calibrated one, else its trained one)")
+    geolocate.add_argument("--calibrate", action="store_true", help="first fit the temperatures on the val split and store them in the run")
+    geolocate.add_argument("--uncalibrated", action="store_true", help="use the run's trained temperature, not its calibrated ones")
     geolocate.add_argument("--prior", action="store_true", help="multiply P(x | I) by the training-density prior")
     geolocate.add_argument("--no-gallery", action="store_true", help="skip the training-locations gallery")
     geolocate.add_argument("--limit", type=int, default=None, help="evaluate a seeded random subset of this many images")
@@ -262,6 +264,13 @@ def _geolocate(args) -> int:
 
     geolocator = Geolocator(args.run)
     grid = GridSpec(args.resolution, args.coarse_resolution)
+    if args.calibrate:
+        from core.workflows.geolocation_calibration import calibrate, save_calibration
+
+        geolocator.calibration = calibrate(geolocator)
+        print(geolocator.calibration.summary())
+        print(f"written to {save_calibration(args.run, geolocator.calibration)}")
+    tau = geolocator.tau if args.uncalibrated and args.tau is None else args.tau
     with tqdm(total=100, desc="geolocate", unit="%") as bar:
 
         def progress(fraction: float, message: str) -> None:
@@ -269,7 +278,7 @@ def _geolocate(args) -> int:
             bar.update(round(100 * fraction) - bar.n)
 
         report = evaluate_geolocation(
-            geolocator, args.split, grid, args.tau, args.prior, not args.no_gallery, args.limit, args.seed, progress=progress
+            geolocator, args.split, grid, tau, args.prior, not args.no_gallery, args.limit, args.seed, progress=progress
         )
     markdown, csv = report.write(args.out or args.run)
     print(report.to_markdown())

@@ -122,10 +122,6 @@ def choose_settings(key: str, predictor: Predictor | None = None) -> tuple[Setti
         help=f"Grid: every cell up to {MAX_FULL_RESOLUTION} (41 162 cells), finer ones refined coarse to fine from "
         f"{MAX_FULL_RESOLUTION}. Gallery: the hexagons the training locations' probabilities are summed into.",
     )
-    tau = tau_col.number_input(
-        "Temperature τ", min_value=TAU_RANGE[0], max_value=TAU_RANGE[1], value=geolocator.tau, format="%.4f",
-        key=f"{key}_tau_{run.name}", help="Logits are cos(e(x), g(f)) / τ: smaller τ, sharper P(x | I). Default: the run's τ.",
-    )
     prior_col, normalise_col = st.columns(2)
     prior = prior_col.checkbox(
         "Weight by where the training photos are (density prior P(x))", key=f"{key}_prior", disabled=candidates == "gallery",
@@ -135,6 +131,14 @@ def choose_settings(key: str, predictor: Predictor | None = None) -> tuple[Setti
         "Discount places that match every photo (÷ Z(x))", value=True, key=f"{key}_normalise",
         help="CSP is trained to pick the photo for a place, P(I | x); dividing by how well each place matches photos in "
         "general, Z(x), turns that into P(x | I) (Bayes' rule) and keeps a few 'hub' places from topping every photo.",
+    )
+    calibrated = geolocator.calibration is not None
+    tau = tau_col.number_input(
+        "Temperature τ", min_value=TAU_RANGE[0], max_value=TAU_RANGE[1], value=geolocator.default_tau(normalise),
+        format="%.4f", key=f"{key}_tau_{run.name}_{normalise}",
+        help="Logits are cos(e(x), g(f)) / τ: smaller τ, sharper P(x | I). Default: "
+        + ("the run's calibrated τ (fitted on its validation images so that credible regions hold the truth as often as they say)."
+           if calibrated else "the run's training τ (not calibrated: `python -m core geolocate --run RUN --calibrate` fits one)."),
     )
     class_index = class_run = None
     if predictor is not None:

@@ -2,8 +2,9 @@
 
 A CSP pre-training run maps locations, e(x), and image features, g(f), into one space. For a photo's
 features f, every candidate place x gets the logit cos(e(x), g(f)) / τ, and a softmax over the candidates
-gives P(x | I). τ divides, as everywhere in GeoCSP; it defaults to the temperature the run was trained
-with (``pretrain.tau_in_batch``; a CLIP-objective run's learned τ).
+gives P(x | I). τ divides, as everywhere in GeoCSP; it defaults to the run's calibrated temperature when
+it has one (see below), else to the one it was trained with (``pretrain.tau_in_batch``; a CLIP-objective
+run's learned τ).
 
 Candidates (``where=``):
 - :class:`GridSpec`: the centres of the global H3 grid at a chosen resolution. Up to resolution
@@ -27,7 +28,10 @@ cached candidate set are cached too):
 - :class:`ImageMarginal` (``locate(..., normalise=True)``), −log Z(x) with Z(x) the mean of
   exp(cos(e(x), g(f(I'))) / τ) over a seeded sample of training images I'. CSP's in-batch loss is a
   softmax over *images* for each location, so exp(logit) / Z(x) estimates P(I | x) / P(I), and Bayes' rule
-  gives P(x | I) ∝ P(I | x) P(x): the logits minus log Z(x). Without it, a few places whose embedding
+  gives P(x | I) ∝ P(I | x) P(x): the logits minus log Z(x).
+
+Calibration (:mod:`core.workflows.geolocation_calibration`, ``geolocate --calibrate``) fits τ of each
+variant (with and without ÷ Z(x)) on the validation split and stores both in the run folder. Without it, a few places whose embedding
   matches most photos ("hubs") take the top rank for most photos (measured on the default dataset: 12
   distinct top-1 cells for 600 test photos, 98 with the correction).
 
@@ -67,6 +71,7 @@ from core.train.config import RunConfig
 from core.train.data import FeatureData, load_feature_data
 from core.train.records import BEST
 from core.train.tasks import CSPModel
+from core.workflows.geolocation_calibration import Calibration, CalibrationError, load_calibration
 
 GEOLOCATION_STAGE = "pretrain"
 MAX_FULL_RESOLUTION = 3
@@ -257,6 +262,11 @@ class Place:
     cell: str
 
 
+def _cells_holding(lonlat: tuple[float, float]) -> np.ndarray:
+    """The H3 cells of every resolution up to :data:`MAX_RESOLUTION` that hold the point."""
+    return np.array([str(cells_of([lonlat], resolution)[0]) for resolution in range(MAX_RESOLUTION + 1)])
+
+
 @dataclass(frozen=True)
 class Geolocation:
     """P(x | I) of one photo over candidate places (rows of ``lonlat``, ``probs`` summing to 1).
@@ -316,8 +326,12 @@ class Geolocation:
 
     def region_contains(self, lonlat: tuple[float, float], mass: float = 0.9) -> bool:
         """Whether the (lon, lat) point lies in a cell of :meth:`credible_region` (of any resolution)."""
-        own_cells = np.array([str(cells_of([lonlat], resolution)[0]) for resolution in range(MAX_RESOLUTION + 1)])
-        return bool((self.credible_region(mass)[:, None] == own_cells[None, :]).any())
+        return bool(np.isin(self.credible_region(mass), _cells_holding(lonlat)).any())
+
+    def probability_at(self, lonlat: tuple[float, float]) -> float:
+        """The probability of the cell (of any resolution) that holds the (lon, lat) point; 0 when none does."""
+        cells, probs = self._by_density[:2]
+        return float(probs[np.isin(cells, _cells_holding(lonlat))].sum())
 
     def credible_area_km2(self, mass: float = 0.9) -> float:
         """Area of :meth:`credible_region` in km²."""
@@ -417,6 +431,10 @@ class Geolocator:
         self._terms: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._encoder: ImageEncoder | None = None
         self._prior: DensityPrior | None = None
+        try:
+            self.calibration: Calibration | None = load_calibration(self.run_dir)
+        except CalibrationError as error:
+            raise GeolocationError(str(error)) from None
 
     @property
     def tau(self) -> float:
@@ -424,6 +442,11 @@ class Geolocator:
         if self.model.log_inverse_tau is not None:
             return float(torch.exp(-self.model.log_inverse_tau.detach().clamp(max=math.log(100.0))))
         return float(self.config.pretrain.tau_in_batch)
+
+    def default_tau(self, normalise: bool = False) -> float:
+        """The τ used when none is given: the run's calibrated τ for this variant (÷ Z(x) or not) when it has one
+        (:mod:`core.workflows.geolocation_calibration`), else :attr:`tau`."""
+        return self.tau if self.calibration is None else self.calibration.tau(normalise)
 
     @property
     def image_encoder_name(self) -> str:
@@ -547,7 +570,7 @@ class Geolocator:
     ) -> list[Geolocation]:
         """P(x | I) (times the ``terms``; ``normalise``: divided by the image marginal Z(x), see
         :class:`ImageMarginal`) of each row of image features ``[B, F]``, one :class:`Geolocation` each."""
-        tau = check_tau(self.tau if tau is None else tau)
+        tau = check_tau(self.default_tau(normalise) if tau is None else tau)
         if normalise:
             terms = [*terms, self.image_marginal(tau)]
         if isinstance(where, GallerySpec) and any(isinstance(term, DensityPrior) for term in terms):

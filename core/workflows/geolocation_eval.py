@@ -13,8 +13,10 @@ and, as baselines:
 - ``image nearest neighbour``: the location of the training image with the most similar features (cosine
   of features standardised on the training split) — the Im2GPS baseline (Hays & Efros, CVPR 2008).
 Reported per method: % of images within 1 / 25 / 200 / 750 / 2 500 km (the Im2GPS scales GeoCLIP reports),
-median and mean error; for the CSP rows also how often the true place lies in the 90 % credible region (a
-calibrated P(x | I) puts it there for about 90 % of the images).
+median and mean error; for the CSP rows also their calibration: how often the true place lies in the 50 % and
+90 % credible regions (a calibrated P(x | I) puts it there for about 50 % and 90 % of the images), the median
+area of the 90 % region and the mean log probability of the cell holding the true place. The CSP rows use the
+run's calibrated temperatures when it has them (:mod:`core.workflows.geolocation_calibration`).
 """
 
 from __future__ import annotations
@@ -34,23 +36,50 @@ from core.workflows.geolocate import PRIOR_RESOLUTION, GallerySpec, Geolocator, 
 from core.hexgrid import aggregate_counts, cell_centers
 
 THRESHOLDS_KM = (1.0, 25.0, 200.0, 750.0, 2500.0)
-REGION_MASS = 0.9
-COVERAGE = f"in {100 * REGION_MASS:g} % region (%)"
+REGION_MASSES = (0.5, 0.9)
+AREA_MASS = 0.9
 SPLITS = ("train", "val", "test")
 Progress = Callable[[float, str], None]
 
 
+def coverage_column(mass: float) -> str:
+    """The table column of how often the true place is in the ``mass`` credible region."""
+    return f"in {100 * mass:g} % region (%)"
+
+
+AREA_COLUMN = f"{100 * AREA_MASS:g} % region median km²"
+LOG_LIKELIHOOD_COLUMN = "mean log P(true cell)"
+
+
+@dataclass(frozen=True)
+class RegionStats:
+    """Per image of a probabilistic method: whether the true place lies in each credible region (``inside`` by
+    mass), the area of the :data:`AREA_MASS` region in km² and the log probability of the cell holding the truth."""
+
+    inside: dict[float, np.ndarray]
+    area_km2: np.ndarray
+    log_likelihood: np.ndarray
+
+    def columns(self) -> dict[str, float]:
+        """Coverage of each region (%), the median area and the mean log-likelihood."""
+        coverage = {coverage_column(mass): float(100.0 * np.mean(inside)) for mass, inside in self.inside.items()}
+        return {**coverage, AREA_COLUMN: float(np.median(self.area_km2)), LOG_LIKELIHOOD_COLUMN: float(np.mean(self.log_likelihood))}
+
+
 def error_summary(
-    errors_km: np.ndarray, thresholds_km: tuple[float, ...] = THRESHOLDS_KM, in_region: np.ndarray | None = None
+    errors_km: np.ndarray, thresholds_km: tuple[float, ...] = THRESHOLDS_KM, regions: RegionStats | None = None
 ) -> dict[str, float]:
-    """% of errors within each threshold (inclusive), the median and the mean error in km, and the % of
-    ``in_region`` (true place in the credible region; NaN without it)."""
+    """% of errors within each threshold (inclusive), the median and the mean error in km, and with ``regions`` the
+    calibration columns (:meth:`RegionStats.columns`; NaN without: a point estimate has no regions)."""
     errors = np.asarray(errors_km, dtype=np.float64)
     if errors.ndim != 1 or not len(errors) or not np.isfinite(errors).all():
         raise ValueError(f"errors must be a non-empty 1-D array of finite distances, got shape {errors.shape}")
     summary = {f"≤ {threshold:g} km (%)": float(100.0 * (errors <= threshold).mean()) for threshold in thresholds_km}
-    coverage = float(100.0 * np.mean(in_region)) if in_region is not None else float("nan")
-    return {**summary, "median km": float(np.median(errors)), "mean km": float(errors.mean()), COVERAGE: coverage}
+    summary.update({"median km": float(np.median(errors)), "mean km": float(errors.mean())})
+    if regions is not None:
+        return {**summary, **regions.columns()}
+    empty = RegionStats({mass: np.array([np.nan]) for mass in REGION_MASSES}, np.array([np.nan]), np.array([np.nan]))
+    return {**summary, **{column: float("nan") for column in empty.columns()}}
 
 
 @dataclass(frozen=True)
@@ -113,20 +142,36 @@ def density_mode(train_lonlat: np.ndarray, resolution: int = PRIOR_RESOLUTION) -
 def _csp_errors(
     geolocator: Geolocator, features: torch.Tensor, truth: np.ndarray, where: GridSpec | GallerySpec,
     tau: float | None, terms: list[LocationTerm], normalise: bool, batch_size: int, report: Callable[[int], None],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Errors in km of the top-1 place and of the weighted mean for each image, and whether the true place
-    lies in the credible region."""
-    top1, mean, inside = np.empty(len(features)), np.empty(len(features)), np.empty(len(features), dtype=bool)
-    for start in range(0, len(features), batch_size):
+) -> tuple[np.ndarray, np.ndarray, RegionStats]:
+    """Errors in km of the top-1 place and of the weighted mean for each image, and its :class:`RegionStats`."""
+    n = len(features)
+    top1, mean, area, log_likelihood = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    inside = {mass: np.empty(n, dtype=bool) for mass in REGION_MASSES}
+    for start in range(0, n, batch_size):
         results = geolocator.locate(features[start : start + batch_size], where, tau, terms, normalise)
         stop = start + len(results)
         best = np.array([[place.lon, place.lat] for place in (result.top(1)[0] for result in results)])
         centres = np.array([result.weighted_mean() for result in results])
         top1[start:stop] = haversine_km(best, truth[start:stop])
         mean[start:stop] = haversine_km(centres, truth[start:stop])
-        inside[start:stop] = [result.region_contains(tuple(p), REGION_MASS) for result, p in zip(results, truth[start:stop])]
+        for mass in REGION_MASSES:
+            inside[mass][start:stop] = [result.region_contains(tuple(p), mass) for result, p in zip(results, truth[start:stop])]
+        area[start:stop] = [result.credible_area_km2(AREA_MASS) for result in results]
+        probability = np.array([result.probability_at(tuple(p)) for result, p in zip(results, truth[start:stop])])
+        log_likelihood[start:stop] = np.log(np.maximum(probability, np.finfo(np.float64).tiny))
         report(stop)
-    return top1, mean, inside
+    return top1, mean, RegionStats(inside, area, log_likelihood)
+
+
+def _tau_text(geolocator: Geolocator, tau: float | None) -> str:
+    """The temperatures the CSP rows used, for the report's settings line."""
+    if tau is not None:
+        return f"{tau:g}"
+    if geolocator.calibration is None:
+        return f"{geolocator.tau:g} (trained; not calibrated)"
+    calibration = geolocator.calibration
+    return (f"calibrated on {calibration.n_images:,} {calibration.split} images: {calibration.tau(False):.4g}, "
+            f"÷ Z(x) {calibration.tau(True):.4g} (trained {calibration.trained_tau:g})")
 
 
 def evaluate_geolocation(
@@ -178,9 +223,9 @@ def evaluate_geolocation(
         def done_images(done: int, position: int = position, name: str = name) -> None:
             report((position + done / n) / (passes + 1), f"{name}: {done} of {n} images")
 
-        top1, mean, inside = _csp_errors(geolocator, features, truth, where, tau, extra, normalise, batch_size, done_images)
-        rows[f"{name} · top-1"] = error_summary(top1, in_region=inside)
-        rows[f"{name} · weighted mean"] = error_summary(mean, in_region=inside)
+        top1, mean, regions = _csp_errors(geolocator, features, truth, where, tau, extra, normalise, batch_size, done_images)
+        rows[f"{name} · top-1"] = error_summary(top1, regions=regions)
+        rows[f"{name} · weighted mean"] = error_summary(mean, regions=regions)
 
     report(passes / (passes + 1), "baselines")
     rows["random point on the sphere"] = error_summary(haversine_km(sample_sphere(n, rng), truth))
@@ -192,7 +237,7 @@ def evaluate_geolocation(
 
     settings = {
         "grid resolution": str(grid.resolution) + (f" (refined from {grid.start})" if grid.resolution > grid.start else ""),
-        "τ": f"{geolocator.tau if tau is None else tau:g}",
+        "τ": _tau_text(geolocator, tau),
         "prior": "training density" if prior else "none",
         "image features": geolocator.image_encoder_name,
     }

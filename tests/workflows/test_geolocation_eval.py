@@ -99,3 +99,20 @@ def test_the_command_line_refuses_runs_that_cannot_geolocate_and_bad_settings(ti
     assert "grid resolution must be an integer H3 resolution in 0..7, got 9" in capsys.readouterr().err
     assert main(["geolocate", "--run", str(run_dir), "--tau", "0"]) == 2
     assert "temperature τ must be a number" in capsys.readouterr().err
+
+
+def test_the_command_line_calibrates_the_run_then_uses_its_temperatures(tiny_pretrain, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from core.workflows.geolocation_calibration import CALIBRATION_FILE
+
+    run_dir, data = tiny_pretrain
+    copy = shutil.copytree(run_dir, tmp_path / run_dir.name)
+    monkeypatch.setattr(geolocate, "load_feature_data", lambda config, progress=None: data)
+    arguments = ["--run", str(copy), "--split", "test", "--limit", "30", "--resolution", "2", "--no-gallery", "--out", str(tmp_path)]
+    assert main(["geolocate", "--calibrate", *arguments]) == 0
+    out = capsys.readouterr().out
+    assert "P(x | I): τ " in out and "P(x | I) ÷ Z(x): τ " in out and (copy / CALIBRATION_FILE).is_file()
+    assert "calibrated on " in out and "| CSP grid · top-1 |" in out and "in 50 % region (%)" in out
+    assert main(["geolocate", "--uncalibrated", *arguments]) == 0
+    assert "τ 0.1," in capsys.readouterr().out, "the trained temperature, as asked"
