@@ -6,7 +6,8 @@ as the app does with uploaded places.
 
 Modules: :mod:`~core.embed.readers` (formats, chunks), :mod:`~core.embed.chunks` (a chunk, geometry to
 points, reprojection), :mod:`~core.embed.checks` (bad rows), :mod:`~core.embed.columns` (embedding columns),
-:mod:`~core.embed.writers` (outputs, atomic), :mod:`~core.embed.run` (the driver), :mod:`~core.embed.dask_run`
+:mod:`~core.embed.writers` (outputs, atomic), :mod:`~core.embed.pipeline` (reading ahead and writing behind the
+forward pass in threads), :mod:`~core.embed.run` (the driver), :mod:`~core.embed.dask_run`
 (the Dask path), :mod:`~core.embed.table` (whole small files), :mod:`~core.embed.cli` (``python -m core embed``).
 """
 
