@@ -15,7 +15,7 @@ from tqdm import tqdm
 from core.embed.checks import BadRowsError
 from core.embed.chunks import EmbedInputError
 from core.embed.columns import VECTOR_LAYOUTS, VectorLayout
-from core.embed import DEFAULT_CHUNK_SIZE
+from core.embed import DEFAULT_CHUNK_SIZE, FORWARD_BATCH
 from core.embed.pipeline import read_ahead, write_behind
 from core.embed.readers import open_points
 from core.embed.report import EmbedReport
@@ -69,7 +69,7 @@ def embed_points(
                 kept = report.keep_good_rows(chunk)
                 failing = on_bad_rows == "fail" and report.bad_row_count > 0
                 if len(kept) and not failing:
-                    embeddings = embed_lonlat(encoder, kept.lonlat)
+                    embeddings = embed_lonlat(encoder, kept.lonlat, batch_size=FORWARD_BATCH)
                     write(kept, embeddings)
                     report.embedded += len(kept)
                     report.dim = embeddings.shape[1]
