@@ -33,7 +33,8 @@ class PointChunk:
     ``lonlat``: float64 ``[n, 2]`` in EPSG:4326 (NaN where a row has none); ``rows``: each row's 0-based
     number in the input; ``geometry``: shapely geometries in EPSG:4326, or None when the coordinates are
     the attributes' own columns (CSV, a Parquet table of lon/lat); ``representative``: bool ``[n]``, rows
-    whose geometry is not a point and is embedded at a representative point.
+    whose geometry is not a point and is embedded at a representative point; ``wkb``: the input's own WKB of
+    ``geometry`` when it needed no reprojection (the writers pass it through instead of encoding it again), or None.
     """
 
     attributes: pa.Table
@@ -41,6 +42,7 @@ class PointChunk:
     rows: np.ndarray
     geometry: np.ndarray | None
     representative: np.ndarray
+    wkb: pa.Array | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -51,6 +53,7 @@ class PointChunk:
         return PointChunk(
             self.attributes.take(pa.array(positions)), self.lonlat[positions], self.rows[positions],
             None if self.geometry is None else self.geometry[positions], self.representative[positions],
+            None if self.wkb is None else self.wkb.take(pa.array(positions)),
         )
 
     @property
@@ -66,9 +69,12 @@ def to_wgs84(crs: CRS | None) -> Transformer | None:
     return Transformer.from_crs(crs, WGS84, always_xy=True)
 
 
-def chunk_from_geometry(attributes: pa.Table, geometry: np.ndarray, first_row: int, transformer: Transformer | None) -> PointChunk:
+def chunk_from_geometry(
+    attributes: pa.Table, geometry: np.ndarray, first_row: int, transformer: Transformer | None, wkb: pa.Array | None = None
+) -> PointChunk:
     """A chunk of ``geometry`` (shapely, in the CRS ``transformer`` reads; None: EPSG:4326) with ``attributes``,
-    whose first row is row ``first_row`` of the input."""
+    whose first row is row ``first_row`` of the input; ``wkb``: the WKB ``geometry`` was decoded from, kept for
+    the writers when no reprojection changes it."""
     geometry = np.asarray(geometry, dtype=object)
     if transformer is not None:
         geometry = shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
@@ -80,7 +86,7 @@ def chunk_from_geometry(attributes: pa.Table, geometry: np.ndarray, first_row: i
     lonlat = np.full((len(points), 2), np.nan)
     lonlat[located] = np.column_stack([shapely.get_x(points[located]), shapely.get_y(points[located])])
     rows = np.arange(first_row, first_row + len(geometry), dtype=np.int64)
-    return PointChunk(attributes, lonlat, rows, geometry, representative)
+    return PointChunk(attributes, lonlat, rows, geometry, representative, wkb if transformer is None else None)
 
 
 def chunk_from_columns(attributes: pa.Table, lon: str, lat: str, first_row: int) -> PointChunk:

@@ -25,12 +25,18 @@ def numbered_columns(dim: int) -> list[str]:
     return [f"emb_{i:0{width}d}" for i in range(dim)]
 
 
+def embedding_names(dim: int, vector: VectorLayout) -> list[str]:
+    """The names of the embedding's columns: ``["embedding"]`` or ``emb_000…``."""
+    return [EMBEDDING] if vector == "list" else numbered_columns(dim)
+
+
 def embedding_arrays(embeddings: np.ndarray, vector: VectorLayout) -> dict[str, pa.Array]:
     """The embedding ``[n, D]`` as Arrow columns: ``{"embedding": fixed_size_list<float32>[D]}`` or ``emb_000…``."""
     embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
-    if vector == "list":
-        return {EMBEDDING: pa.FixedSizeListArray.from_arrays(pa.array(embeddings.reshape(-1)), embeddings.shape[1])}
-    return {name: pa.array(embeddings[:, i]) for i, name in enumerate(numbered_columns(embeddings.shape[1]))}
+    names = embedding_names(embeddings.shape[1], vector)
+    if vector == "list":  # the flat float32 buffer, not copied
+        return {names[0]: pa.FixedSizeListArray.from_arrays(pa.array(embeddings.reshape(-1)), embeddings.shape[1])}
+    return {name: pa.array(embeddings[:, i]) for i, name in enumerate(names)}
 
 
 def embedded_table(chunk: PointChunk, embeddings: np.ndarray, vector: VectorLayout, extra: dict[str, pa.Array]) -> pa.Table:

@@ -170,19 +170,19 @@ class _ParquetReader(PointsReader):
             if self.geometry is None:
                 yield chunk_from_columns(table, self.lon, self.lat, start)
             else:
-                geometry = _decode(table.column(self.geometry), self.encoding)
-                yield chunk_from_geometry(table.drop_columns([self.geometry]), geometry, start, transformer)
+                column = table.column(self.geometry).combine_chunks()
+                wkb = column if self.encoding == "WKB" else None
+                yield chunk_from_geometry(table.drop_columns([self.geometry]), _decode(column, self.encoding), start, transformer, wkb)
             start += len(table)
 
 
-def _decode(column: pa.ChunkedArray, encoding: str):
+def _decode(column: pa.Array, encoding: str):
     """Shapely geometries of a GeoParquet geometry column (WKB, or GeoArrow's native point struct)."""
     if encoding == "point":
-        column = column.combine_chunks()
         points = shapely.points(column.field("x").to_numpy(zero_copy_only=False), column.field("y").to_numpy(zero_copy_only=False))
         points[column.is_null().to_numpy(zero_copy_only=False)] = None
         return points
-    return shapely.from_wkb(column.to_numpy())
+    return shapely.from_wkb(column.to_numpy(zero_copy_only=False))
 
 
 @dataclass
@@ -210,7 +210,8 @@ class _OgrReader(PointsReader):
             name = meta["geometry_name"] or "wkb_geometry"
             for batch in stream:
                 table = pa.Table.from_batches([batch])
-                geometry = shapely.from_wkb(table.column(name).to_numpy(zero_copy_only=False))
-                yield chunk_from_geometry(table.drop_columns([name]), geometry, start, transformer)
+                wkb = table.column(name).combine_chunks()
+                geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
+                yield chunk_from_geometry(table.drop_columns([name]), geometry, start, transformer, wkb)
                 start += len(table)
 

@@ -1,9 +1,12 @@
 """The single-process embedding run: read a points file in chunks, check each chunk's rows, embed the good
-ones with a location encoder, write them; memory stays bounded by the chunk size whatever the file's size."""
+ones with a location encoder, write them; memory stays bounded by the chunk size whatever the file's size.
+Reading (one chunk ahead) and writing (one chunk behind) run in threads beside the forward pass
+(:mod:`core.embed.pipeline`)."""
 
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Literal
 
@@ -12,7 +15,8 @@ from tqdm import tqdm
 from core.embed.checks import BadRowsError
 from core.embed.chunks import EmbedInputError
 from core.embed.columns import VECTOR_LAYOUTS, VectorLayout
-from core.embed import DEFAULT_CHUNK_SIZE
+from core.embed import DEFAULT_CHUNK_SIZE, FORWARD_BATCH
+from core.embed.pipeline import read_ahead, write_behind
 from core.embed.readers import open_points
 from core.embed.report import EmbedReport
 from core.embed.writers import open_writer
@@ -56,13 +60,17 @@ def embed_points(
     if writer.vector != vector:
         report.notes.append(f"{Path(out_path).suffix} has no list type: the embedding is written as numbered columns (emb_000…)")
     try:
-        with tqdm(total=reader.total, unit="pt", unit_scale=True, desc="embed", disable=not progress) as bar:
-            for chunk in reader.chunks(chunk_size):
+        with (
+            tqdm(total=reader.total, unit="pt", unit_scale=True, desc="embed", disable=not progress) as bar,
+            closing(read_ahead(reader.chunks(chunk_size))) as chunks,
+            write_behind(writer.write) as write,
+        ):
+            for chunk in chunks:
                 kept = report.keep_good_rows(chunk)
                 failing = on_bad_rows == "fail" and report.bad_row_count > 0
                 if len(kept) and not failing:
-                    embeddings = embed_lonlat(encoder, kept.lonlat)
-                    writer.write(kept, embeddings)
+                    embeddings = embed_lonlat(encoder, kept.lonlat, batch_size=FORWARD_BATCH)
+                    write(kept, embeddings)
                     report.embedded += len(kept)
                     report.dim = embeddings.shape[1]
                 bar.update(len(chunk))

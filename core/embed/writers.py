@@ -3,7 +3,9 @@
 run leaves no half file.
 
 - ``.parquet``/``.geoparquet``: GeoParquet 1.1 (WKB geometry, EPSG:4326), the embedding one fixed-size list
-  column or numbered columns;
+  column or numbered columns, stored plain: no dictionary, statistics or compression (on normalised float32
+  vectors snappy and lz4 save under 1 % of the size, zstd 8 %, each for more CPU time than the plain write);
+  the other columns snappy-compressed, and an EPSG:4326 input's WKB geometry passed through as it was read;
 - ``.gpkg``: a GeoPackage layer; ``.csv``: the table with the embedded point as ``point_lon``/``point_lat``
   (a CSV input keeps its own coordinate columns instead); neither has a list type, so both get numbered columns;
 - ``.npy``: the float32 ``[N, D]`` matrix, with ``NAME.index.csv`` beside it giving, per matrix row, the input
@@ -25,7 +27,7 @@ import pyogrio
 import shapely
 
 from core.embed.chunks import WGS84, EmbedInputError, PointChunk
-from core.embed.columns import VectorLayout, embedded_table
+from core.embed.columns import VectorLayout, embedded_table, embedding_names
 
 #: Output suffixes -> the format's name.
 OUTPUT_FORMATS = {".parquet": "GeoParquet", ".geoparquet": "GeoParquet", ".gpkg": "GeoPackage", ".csv": "CSV", ".npy": "NumPy array + index"}
@@ -69,7 +71,10 @@ class ChunkWriter(ABC):
 
 
 def _wkb(chunk: PointChunk) -> pa.Array:
-    """The chunk's geometry (points at its coordinates when it has none) as WKB."""
+    """The chunk's geometry (points at its coordinates when it has none) as WKB: the input's own when it was
+    already in EPSG:4326."""
+    if chunk.wkb is not None:
+        return chunk.wkb.cast(pa.binary())
     geometry = chunk.geometry if chunk.geometry is not None else shapely.points(chunk.lonlat)
     return pa.array(shapely.to_wkb(geometry), pa.binary())
 
@@ -86,7 +91,12 @@ class _GeoParquetWriter(ChunkWriter):
         if self.writer is None:
             geo = {"version": "1.1.0", "primary_column": GEOMETRY, "columns": {GEOMETRY: {"encoding": "WKB", "geometry_types": [], "crs": WGS84.to_json_dict()}}}
             schema = table.schema.with_metadata({b"geo": json.dumps(geo).encode()})
-            self.writer = pq.ParquetWriter(partial_path(self.path), schema)
+            vectors = set(embedding_names(embeddings.shape[1], self.vector))
+            others = [name for name in schema.names if name not in vectors]
+            self.writer = pq.ParquetWriter(
+                partial_path(self.path), schema, use_dictionary=others, write_statistics=others,
+                compression={name: "none" if name in vectors else "snappy" for name in schema.names},
+            )
         self.writer.write_table(table.cast(self.writer.schema))
 
     def close(self) -> None:
