@@ -21,7 +21,7 @@ from core.gis.cli import add_export_parser, run_export
 from core.location.loading import EncoderLoadError
 from core.location.params import ConfigError
 from core.train.checkpoint import CheckpointError
-from core.train.distributed import PeerLost
+from core.ranks import PeerLost
 from core.train.loop import TrainingDiverged
 
 STAGES = {"pretrain": "pretrain", "finetune": "finetune", "image-classifier": "image_classifier", "moco": "moco"}
@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m core") -> int:
 
 
 def _train(config, args) -> int:
-    from core.train.distributed import init_from_environment, torchrun_launch
+    from core.ranks import init_from_environment
+    from core.train.distributed import torchrun_launch
     from core.train.runner import run
 
     rank, _ = init_from_environment()

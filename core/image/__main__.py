@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 def _extract(args: argparse.Namespace) -> int:
     from core.train.config import DataConfig
     from core.train.data import open_dataset
-    from core.train.distributed import init_from_environment
+    from core.ranks import init_from_environment
 
     crop = CropOptions.parse(args.crop_context, use_box=not args.no_box)
     dataset = open_dataset(DataConfig(dataset=args.dataset, dataset_options=dict(args.option)))

@@ -47,7 +47,7 @@ from core.image.crops import CropOptions
 from core.image.preprocess import Images
 from core.image.registry import ImageEncoder, get_image_encoder
 from core.image.workers import map_in_order
-from core.train.distributed import sync_ranks
+from core.ranks import sync_ranks
 
 FORMAT_VERSION = 1
 DEFAULT_VIEW = "bluemarble"

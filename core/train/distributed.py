@@ -1,25 +1,23 @@
-"""torch.distributed support: join a ``torchrun`` launch that survives a lost worker, or spawn local ranks.
+"""Training across ranks: a ``torchrun`` launch that survives a lost worker, or local ranks spawned here.
 
-Under ``torchrun --nproc-per-node N -m core pretrain ...`` every rank calls
-:func:`init_from_environment` (a process group whose collectives give up after
-:func:`collective_timeout` seconds); :func:`torchrun_launch` then picks the run folder on rank 0 and
+Under ``torchrun --nproc-per-node N -m core pretrain ...`` every rank joins the process group
+(:func:`core.ranks.init_from_environment`: collectives give up after
+:func:`core.ranks.collective_timeout` seconds); :func:`torchrun_launch` then picks the run folder on rank 0 and
 tells every rank, so a group that ``torchrun --max-restarts`` restarts lands in the same folder and
 resumes from its last checkpoint on its own. :func:`core.train.loop.fit` wraps the model in DDP,
-gives each rank its shard of every global batch and meets the other ranks at :func:`sync_ranks`
-after each epoch's checkpoint: a rank that is dead or hung there is named in a :class:`PeerLost`
+gives each rank its shard of every global batch and meets the other ranks at :func:`core.ranks.sync_ranks`
+after each epoch's checkpoint: a rank that is dead or hung there is named in a :class:`core.ranks.PeerLost`
 error instead of holding the others forever. :func:`fit_in_processes` trains on one machine without
 torchrun (CPU ranks, gloo backend) and returns each rank's final weights and history.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import socket
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,118 +28,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-if TYPE_CHECKING:  # the extraction imports this module: it stays free of the training side
+from core.ranks import collective_timeout, group_attempt
+
+if TYPE_CHECKING:
     from core.train.config import RunConfig
     from core.train.data import FeatureData
-
-TIMEOUT_VARIABLE = "GEOCSP_DIST_TIMEOUT_S"
-#: Seconds a collective (an all-reduce, a barrier) waits for the other ranks by default: torch's own
-#: default for gloo, long enough for ranks of an extraction that resumed unevenly to meet.
-DEFAULT_TIMEOUT_S = 1800.0
-
-
-class PeerLost(RuntimeError):
-    """Another rank of the process group died or hung; the message names it when it is known."""
-
-
-def collective_timeout() -> float:
-    """Seconds a collective waits for the other ranks (``GEOCSP_DIST_TIMEOUT_S``, default 1800)."""
-    text = os.environ.get(TIMEOUT_VARIABLE, "")
-    if not text:
-        return DEFAULT_TIMEOUT_S
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise ValueError(f"{TIMEOUT_VARIABLE} must be a number of seconds, got {text!r}") from None
-    if not seconds > 0:
-        raise ValueError(f"{TIMEOUT_VARIABLE} must be positive, got {text!r}")
-    return seconds
-
-
-_attempt: list[int] = []  # this process's group attempt, once init_from_environment found it
-
-
-def init_from_environment() -> tuple[int, int]:
-    """Initialise the process group from torchrun's variables (no-op for a single process)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size > 1 and not dist.is_initialized():
-        if torch.cuda.is_available():  # each rank of a node on its own GPU (extraction with --device cuda)
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
-        # gloo even beside GPUs: every tensor the ranks exchange lives on the CPU (training runs there, and
-        # extraction on a GPU only meets at barriers), which NCCL cannot carry
-        backend = "gloo"
-        timeout = timedelta(seconds=collective_timeout())
-        store = _attempt_store(world_size, timeout)
-        if store is None:
-            dist.init_process_group(backend=backend, timeout=timeout)
-        else:
-            dist.init_process_group(backend=backend, store=store, rank=int(os.environ["RANK"]), world_size=world_size, timeout=timeout)
-    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
-
-
-def group_attempt() -> int:
-    """How many times torchrun started this group before (0 on the first attempt).
-
-    Counted on the group's shared store when there is one: ``TORCHELASTIC_RESTART_COUNT`` counts one
-    node's own failures, so on several nodes it differs between the ranks of one group."""
-    return _attempt[0] if _attempt else int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
-
-
-def _attempt_store(world_size: int, timeout: timedelta) -> dist.Store | None:
-    """torchrun's shared store, with keys of this attempt only; None when torchrun shares no store.
-
-    torchrun (2.13) hands every restarted group the store of the first attempt and ``env://`` adds no
-    prefix, so restarted ranks read the dead group's addresses and never connect. Each rank counts its
-    starts on the store; as every rank of a group starts once per attempt, the count names the attempt.
-    """
-    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
-        return None
-    client = dist.TCPStore(
-        os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size, is_master=False, timeout=timeout
-    )
-    _attempt[:] = [client.add(f"geocsp/starts/rank{os.environ['RANK']}", 1) - 1]
-    return dist.PrefixStore(f"geocsp/attempt{_attempt[0]}", client)
-
-
-def sync_ranks(where: str) -> None:
-    """Wait until every rank reaches ``where``; :class:`PeerLost` naming the ranks that did not come
-    within :func:`collective_timeout` (on gloo; another backend's barrier only times out)."""
-    if not dist.is_initialized() or dist.get_world_size() == 1:
-        return
-    timeout = collective_timeout()
-    try:
-        if dist.get_backend() == "gloo":
-            dist.monitored_barrier(timeout=timedelta(seconds=timeout), wait_all_ranks=True)
-        else:
-            dist.barrier()
-    except RuntimeError as error:
-        named = re.search(r"Ranks? ([\d, ]+) failed to pass", str(error))
-        who = f"rank {named.group(1).strip()}" if named else "another rank"
-        raise PeerLost(
-            f"rank {dist.get_rank()}: {who} did not reach {where} within {timeout:g} s (dead or hung; "
-            f"{TIMEOUT_VARIABLE} sets the wait): {error}"
-        ) from error
-
-
-#: How gloo words a peer that vanished or stopped answering (torch raises a plain RuntimeError).
-_TRANSPORT_FAILURE = re.compile(r"Timed out waiting|Connection (?:closed|reset|refused)|gloo/transport")
-
-
-@contextlib.contextmanager
-def peer_watch(where: str) -> Iterator[None]:
-    """Turn a collective that failed in the block because a peer died or hung into :class:`PeerLost`
-    saying ``where``; any other error passes unchanged."""
-    try:
-        yield
-    except RuntimeError as error:
-        if isinstance(error, PeerLost) or not _TRANSPORT_FAILURE.search(str(error)):
-            raise
-        rank = dist.get_rank() if dist.is_initialized() else 0
-        raise PeerLost(
-            f"rank {rank}: {where} failed: another rank died or hung (waited at most {collective_timeout():g} s, "
-            f"{TIMEOUT_VARIABLE}): {error}"
-        ) from error
-
 
 @dataclass(frozen=True)
 class Launch:

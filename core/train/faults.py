@@ -3,7 +3,7 @@
 ``GEOCSP_FAULT="kill rank=1 epoch=2 step=0"`` makes rank 1 SIGKILL itself just before batch 0 (the
 first) of epoch 2; ``hang`` instead of ``kill`` makes it sleep for good. ``step`` may equal the
 epoch's number of batches: the end of the epoch, after its checkpoint, before the ranks meet. The
-fault fires on a group's first attempt only (:func:`~core.train.distributed.group_attempt` 0), so the group that
+fault fires on a group's first attempt only (:func:`~core.ranks.group_attempt` 0), so the group that
 ``torchrun --max-restarts`` starts again runs clean. Unset (always, outside tests), it does nothing.
 """
 
@@ -14,7 +14,7 @@ import os
 import signal
 import time
 
-from core.train.distributed import group_attempt
+from core.ranks import group_attempt
 
 FAULT_VARIABLE = "GEOCSP_FAULT"
 ACTIONS = ("kill", "hang")

@@ -38,7 +38,7 @@ from core.train.checkpoint import (
 )
 from core.location.params import ConfigError
 from core.train.config import RunConfig
-from core.train.distributed import peer_watch, sync_ranks
+from core.ranks import peer_watch, sync_ranks
 from core.train.faults import fault_point
 from core.train.precision import MixedPrecision
 from core.train.records import BEST, LAST

@@ -12,7 +12,8 @@ from torch import nn
 from core.train import faults
 from core.train.checkpoint import replace_checkpoint
 from core.train.config import RunConfig
-from core.train.distributed import collective_timeout, torchrun_launch
+from core.ranks import collective_timeout
+from core.train.distributed import torchrun_launch
 
 
 @pytest.fixture
