@@ -71,11 +71,11 @@ class LoadResult:
     client_cpu_click_s: float
 
 
-def session(url: str, clicks: int, click_timeout_s: float, results, go) -> None:
-    """One user in its own process and Chromium: launch the browser, report ``"launched"``; on ``go["open"]`` open
-    Predict, report ``"opened"``; on ``go["click"]`` click the map ``clicks`` times, report its
-    :class:`SessionResult`; on ``go["close"]`` close the browser. A failure ends the session with its result
-    reported, never raised."""
+def session(index: int, url: str, clicks: int, click_timeout_s: float, results, go) -> None:
+    """User ``index`` in its own process and Chromium: launch the browser and report; on ``go["open"]`` open
+    Predict and report; on ``go["click"]`` click the map ``clicks`` times and report its :class:`SessionResult`;
+    on ``go["close"]`` close the browser. Reports are ``(index, None | SessionResult)`` on ``results``; a failure
+    ends the session with its result reported, never raised."""
     from playwright.sync_api import Error as PlaywrightError, TimeoutError as PlaywrightTimeout, sync_playwright
 
     result = SessionResult()
@@ -84,10 +84,10 @@ def session(url: str, clicks: int, click_timeout_s: float, results, go) -> None:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 page = browser.new_context(viewport={"width": 1400, "height": 1300}).new_page()
-                results.put("launched")
+                results.put((index, None))
                 go["open"].wait(PHASE_TIMEOUT_S)
                 result.open_s, box = open_predict(page, url)
-                results.put("opened")
+                results.put((index, None))
                 go["click"].wait(PHASE_TIMEOUT_S)
                 for position in click_positions(clicks):
                     try:
@@ -97,13 +97,13 @@ def session(url: str, clicks: int, click_timeout_s: float, results, go) -> None:
                     page.wait_for_timeout(300)  # a user's pause between clicks; not counted
                 if shown := page.locator(EXCEPTION_BOX).count():
                     result.errors.append(f"{shown} exception(s) shown in the page")
-                results.put(result)
+                results.put((index, result))
                 go["close"].wait(PHASE_TIMEOUT_S)
             finally:
                 browser.close()
-    except (PlaywrightError, OSError) as error:
+    except Exception as error:  # noqa: BLE001 — any failure of a session is a figure of the benchmark
         result.errors.append(f"{type(error).__name__}: {error}".splitlines()[0])
-        results.put(result)
+        results.put((index, result))
 
 
 class ServerMonitor:
@@ -164,16 +164,24 @@ def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
-def _phase(results, waiting: int, phase: str, finished: list[SessionResult]) -> None:
-    """Wait for the ``waiting`` sessions still running to report the end of ``phase``: an acknowledgement, or
-    their final result (added to ``finished``); a session that reports nothing in time counts as failed."""
-    for _ in range(waiting):
+def _phase(results, processes: list, finished: dict[int, SessionResult], phase: str) -> None:
+    """Wait until every session not yet ``finished`` has reported the end of ``phase`` (an acknowledgement, or its
+    final result, added to ``finished``); a session whose process ended without a report, or that reports nothing
+    within ``PHASE_TIMEOUT_S``, is finished as failed."""
+    waiting = set(range(len(processes))) - set(finished)
+    deadline = time.monotonic() + PHASE_TIMEOUT_S
+    while waiting:
         try:
-            report = results.get(timeout=PHASE_TIMEOUT_S)
+            index, report = results.get(timeout=1.0)
         except queue.Empty:
-            report = SessionResult(errors=[f"no report from a session in the {phase} phase"])
-        if isinstance(report, SessionResult):
-            finished.append(report)
+            for index in [i for i in waiting if not processes[i].is_alive() or time.monotonic() > deadline]:
+                waiting.discard(index)
+                finished[index] = SessionResult(errors=[f"session {index} ended without a report in the {phase} phase "
+                                                        f"(exit code {processes[index].exitcode})"])
+            continue
+        waiting.discard(index)
+        if report is not None:
+            finished[index] = report
 
 
 def run_sessions(url: str, monitor: ServerMonitor, count: int, clicks: int, click_timeout_s: float) -> LoadResult:
@@ -182,13 +190,16 @@ def run_sessions(url: str, monitor: ServerMonitor, count: int, clicks: int, clic
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     go = {phase: context.Event() for phase in ("open", "click", "close")}
-    processes = [context.Process(target=session, args=(url, clicks, click_timeout_s, results, go), daemon=True) for _ in range(count)]
+    processes = [
+        context.Process(target=session, args=(index, url, clicks, click_timeout_s, results, go), daemon=True)
+        for index in range(count)
+    ]
     for process in processes:
         process.start()
-    finished: list[SessionResult] = []
+    finished: dict[int, SessionResult] = {}
     readings = []
     for ended, next_phase in (("launch", "open"), ("open", "click"), ("click", "close")):
-        _phase(results, count - len(finished), ended, finished)
+        _phase(results, processes, finished, ended)
         readings.append((monitor.cpu_s(), client_cpu_s(monitor.process)))
         go[next_phase].set()
     for process in processes:
@@ -197,7 +208,7 @@ def run_sessions(url: str, monitor: ServerMonitor, count: int, clicks: int, clic
             process.kill()
     (server_launched, clients_launched), (server_opened, clients_opened), (server_clicked, clients_clicked) = readings
     return LoadResult(
-        sessions=finished, peak_rss=monitor.peak,
+        sessions=[finished[index] for index in sorted(finished)], peak_rss=monitor.peak,
         server_cpu_open_s=server_opened - server_launched, server_cpu_click_s=server_clicked - server_opened,
         client_cpu_open_s=cpu_since(clients_launched, clients_opened), client_cpu_click_s=cpu_since(clients_opened, clients_clicked),
     )
