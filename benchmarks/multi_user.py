@@ -76,7 +76,7 @@ def session(index: int, url: str, clicks: int, click_timeout_s: float, results, 
     Predict and report; on ``go["click"]`` click the map ``clicks`` times and report its :class:`SessionResult`;
     on ``go["close"]`` close the browser. Reports are ``(index, None | SessionResult)`` on ``results``; a failure
     ends the session with its result reported, never raised."""
-    from playwright.sync_api import Error as PlaywrightError, TimeoutError as PlaywrightTimeout, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
 
     result = SessionResult()
     try:
@@ -111,7 +111,7 @@ class ServerMonitor:
 
     def __init__(self, url: str) -> None:
         port = url.rsplit(":", 1)[1]
-        servers = [p for p in psutil.Process().children(recursive=True) if "--server.port" in p.cmdline() and port in p.cmdline()]
+        servers = [p for p in psutil.Process().children(recursive=True) if serves_port(_safe(p.cmdline, []), port)]
         if len(servers) != 1:
             raise RuntimeError(f"expected one streamlit server on port {port}, found {len(servers)}")
         self.process = servers[0]
@@ -145,12 +145,17 @@ class ServerMonitor:
         self._thread.join()
 
 
-def _safe(read) -> float:
-    """``read()``, or 0 when its process has just ended."""
+def serves_port(command: list[str], port: str) -> bool:
+    """Whether a command line is ``running_app``'s server on ``port``."""
+    return "--server.port" in command[:-1] and command[command.index("--server.port") + 1] == port
+
+
+def _safe(read, default=0):
+    """``read()``, or ``default`` when its process has just ended."""
     try:
         return read()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return 0
+        return default
 
 
 def client_cpu_s(server: psutil.Process) -> dict[int, float]:
@@ -164,7 +169,7 @@ def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
-def _phase(results, processes: list, finished: dict[int, SessionResult], phase: str) -> None:
+def wait_for_phase(results, processes: list, finished: dict[int, SessionResult], phase: str) -> None:
     """Wait until every session not yet ``finished`` has reported the end of ``phase`` (an acknowledgement, or its
     final result, added to ``finished``); a session whose process ended without a report, or that reports nothing
     within ``PHASE_TIMEOUT_S``, is finished as failed."""
@@ -199,7 +204,7 @@ def run_sessions(url: str, monitor: ServerMonitor, count: int, clicks: int, clic
     finished: dict[int, SessionResult] = {}
     readings = []
     for ended, next_phase in (("launch", "open"), ("open", "click"), ("click", "close")):
-        _phase(results, processes, finished, ended)
+        wait_for_phase(results, processes, finished, ended)
         readings.append((monitor.cpu_s(), client_cpu_s(monitor.process)))
         go[next_phase].set()
     for process in processes:
