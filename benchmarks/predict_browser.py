@@ -101,16 +101,18 @@ def click_until_chart_changes(page, box: dict, position: tuple[float, float], ti
     return time.perf_counter() - started
 
 
-def open_predict(page, url: str) -> tuple[float, dict]:
+def open_predict(page, url: str, network_idle: bool = True) -> tuple[float, dict]:
     """Open ``url``/predict in ``page``: seconds from ``goto`` to the map drawn; then wait until the page has
-    loaded (its run ended, the network idle) and return those seconds with the map's bounding box."""
+    loaded (its run ended and, with ``network_idle``, no request for 0.5 s) and return those seconds with the
+    map's bounding box."""
     started = time.perf_counter()
     page.goto(f"{url}/predict", wait_until="domcontentloaded")
     page.frame_locator(MAP_FRAME).locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=TIMEOUT_MS)
     open_s = time.perf_counter() - started
     page.get_by_text("Click the map to predict").first.wait_for(timeout=TIMEOUT_MS)
     page.locator(PAGE_READY).wait_for(timeout=TIMEOUT_MS)
-    page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
+    if network_idle:
+        page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
     return open_s, page.locator(MAP_FRAME).bounding_box()
 
 
