@@ -11,10 +11,12 @@ all have opened) click the map ``--clicks`` times each, then close together. It 
   (a click whose chart did not change within ``--click-timeout`` seconds): targets 0;
 - the server's RSS (with its child processes) at the warm baseline, at peak (sampled every 0.2 s) and after
   all sessions closed and ``--settle`` seconds passed (targets: peak < 1 GB, after within 150 MB of baseline);
+  with ``--rounds R``, the sessions come R times to the same server and the RSS after each round is printed (a
+  server that runs for weeks must not grow round after round);
 - the server's CPU seconds per page open and per click, and the browsers' (clients') CPU seconds in the same
   phases, with the load average: on a small machine the clients' CPU competes with the server's.
 
-    python -m benchmarks.multi_user [--sessions 8] [--clicks 6] [--settle 20]
+    python -m benchmarks.multi_user [--sessions 8] [--clicks 6] [--settle 20] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -232,6 +234,15 @@ def run_sessions(url: str, monitor: ServerMonitor, count: int, clicks: int, clic
     )
 
 
+def combined(loads: list[LoadResult]) -> LoadResult:
+    """Several rounds as one: every session, the highest peak, the CPU seconds added up."""
+    return LoadResult(
+        sessions=[result for load in loads for result in load.sessions], peak_rss=max(load.peak_rss for load in loads),
+        **{name: sum(getattr(load, name) for load in loads) for name in
+           ("server_cpu_open_s", "server_cpu_click_s", "client_cpu_open_s", "client_cpu_click_s")},
+    )
+
+
 def settled_rss(monitor: ServerMonitor, settle_s: float) -> int:
     """The server's RSS after ``settle_s`` seconds without sessions."""
     time.sleep(settle_s)
@@ -252,7 +263,7 @@ class Summary:
 
     load: LoadResult
     baseline_rss: int
-    after_rss: int
+    after_rss: list[int]  # after each round
     server_log_tracebacks: int
 
     @property
@@ -277,14 +288,15 @@ class Summary:
         opens, clicks, load = self.opens_s, self.clicks_s, self.load
         count = len(load.sessions)
         return "\n".join([
-            f"{count} sessions · {load_text()} on {os.cpu_count()} CPUs",
+            f"{count // len(self.after_rss)} sessions x {len(self.after_rss)} round(s) · {load_text()} on {os.cpu_count()} CPUs",
             f"open (goto → map drawn): median {_s(opens, 0.5)} · p95 {_s(opens, 0.95)} · max {_s(opens, 1.0)} s "
             f"(target every open < 10 s) · {[round(t, 2) for t in opens]}",
             f"click → chart: median {_s(clicks, 0.5)} · p95 {_s(clicks, 0.95)} · max {_s(clicks, 1.0)} s over {len(clicks)} clicks "
             "(target p95 < 2 s)",
             f"errors {len(self.errors)} · lost clicks {self.lost_clicks} (targets 0)" + "".join(f"\n  {e}" for e in self.errors[:10]),
             f"server RSS: warm baseline {self.baseline_rss / MB:.0f} MB · peak {load.peak_rss / MB:.0f} MB (target < 1024) · "
-            f"after close {self.after_rss / MB:.0f} MB ({(self.after_rss - self.baseline_rss) / MB:+.0f} MB, target within 150)",
+            f"after close {self.after_rss[-1] / MB:.0f} MB ({(self.after_rss[-1] - self.baseline_rss) / MB:+.0f} MB, target within 150)"
+            + (f" · after each round {[round(rss / MB) for rss in self.after_rss]} MB" if len(self.after_rss) > 1 else ""),
             f"CPU s per page open: server {load.server_cpu_open_s / max(count, 1):.2f} · clients {load.client_cpu_open_s / max(count, 1):.2f}",
             f"CPU s per click: server {load.server_cpu_click_s / max(len(clicks), 1):.3f} · "
             f"clients {load.client_cpu_click_s / max(len(clicks), 1):.3f}",
@@ -295,16 +307,22 @@ def _s(values: list[float], fraction: float) -> str:
     return f"{percentile(values, fraction):.2f}"
 
 
-def measure(runs_dir: Path, sessions: int, clicks: int, settle_s: float, click_timeout_s: float = 30.0, log_path: Path = LOG_PATH) -> Summary:
-    """Start one server on ``runs_dir``; a warm-up session, then ``sessions`` at once; the figures."""
+def measure(
+    runs_dir: Path, sessions: int, clicks: int, settle_s: float, click_timeout_s: float = 30.0, rounds: int = 1,
+    log_path: Path = LOG_PATH,
+) -> Summary:
+    """Start one server on ``runs_dir``; a warm-up session, then ``rounds`` times ``sessions`` at once; the figures."""
     with running_app(log_path, env={"GEOCSP_RUNS": str(runs_dir)}) as url:
         monitor = ServerMonitor(url)
         with monitor:
             warm_up = run_sessions(url, monitor, 1, clicks, click_timeout_s)
             baseline = settled_rss(monitor, settle_s)
             monitor.peak = baseline
-            load = run_sessions(url, monitor, sessions, clicks, click_timeout_s)
-            after = settled_rss(monitor, settle_s)
+            loads, after = [], []
+            for _ in range(rounds):
+                loads.append(run_sessions(url, monitor, sessions, clicks, click_timeout_s))
+                after.append(settled_rss(monitor, settle_s))
+        load = combined(loads)
         load.sessions = [*(s for s in warm_up.sessions if s.errors), *load.sessions]  # the warm-up's failures count too
     return Summary(load, baseline, after, log_path.read_text(errors="replace").count("Traceback"))
 
@@ -316,14 +334,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clicks", type=int, default=6, help="map clicks per session (default 6)")
     parser.add_argument("--settle", type=float, default=20.0, help="seconds without sessions before RSS is read (default 20)")
     parser.add_argument("--click-timeout", type=float, default=30.0, help="seconds after which a click counts as lost (default 30)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of sessions on the same server; RSS is read after each (default 1)")
     args = parser.parse_args(argv)
-    if args.sessions < 1 or args.clicks < 1:
-        parser.error("--sessions and --clicks must be at least 1")
+    if min(args.sessions, args.clicks, args.rounds) < 1:
+        parser.error("--sessions, --clicks and --rounds must be at least 1")
     with tempfile.TemporaryDirectory(prefix="geocsp-bench-multi-user-") as temporary:
         started = time.perf_counter()
         train_tiny_runs(Path(temporary) / "runs")
         print(f"trained two tiny runs in {time.perf_counter() - started:.1f} s", flush=True)
-        print(measure(Path(temporary) / "runs", args.sessions, args.clicks, args.settle, args.click_timeout).text())
+        print(measure(Path(temporary) / "runs", args.sessions, args.clicks, args.settle, args.click_timeout, args.rounds).text())
 
 
 if __name__ == "__main__":
