@@ -1,11 +1,14 @@
-"""The multi-user benchmark's bookkeeping, without a browser: percentiles, and sessions that die or report."""
+"""The multi-user benchmark's bookkeeping, without a browser (percentiles, sessions that die or report), and
+`make app` serving the app in the environment the benchmarks measure."""
 
 import multiprocessing
 import sys
+from pathlib import Path
 
 import pytest
 
 from benchmarks import multi_user
+from geovis.local_server import SERVER_ENV
 
 
 def test_percentiles_are_nearest_rank_and_nan_without_values():
@@ -38,3 +41,9 @@ def test_a_session_that_dies_without_a_report_is_failed_at_once_and_a_reported_r
 ])
 def test_the_server_is_found_by_its_port(command, served):
     assert multi_user.serves_port(command, "8501") is served
+
+
+def test_make_app_serves_the_app_with_the_environment_the_benchmarks_measure():
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    [serve] = [line.strip() for line in makefile.splitlines() if "streamlit run app.py" in line]
+    assert serve.startswith(" ".join(f"{name}={value}" for name, value in SERVER_ENV.items()))
