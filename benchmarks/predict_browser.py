@@ -88,16 +88,32 @@ def click_positions(count: int) -> list[tuple[float, float]]:
     return [(0.25 + 0.5 * ((i * 0.618) % 1.0), 0.3 + 0.35 * ((i * 0.382) % 1.0)) for i in range(count)]
 
 
-def click_until_chart_changes(page, box: dict, position: tuple[float, float]) -> float:
-    """Click the map at ``position`` (fractions of ``box``); seconds until the chart's values change."""
+def click_until_chart_changes(page, box: dict, position: tuple[float, float], timeout_ms: int = TIMEOUT_MS) -> float:
+    """Click the map at ``position`` (fractions of ``box``); seconds until the chart's values change (Playwright's
+    ``TimeoutError`` after ``timeout_ms``)."""
     before = page.evaluate(CHART_VALUES)
     started = time.perf_counter()
     page.mouse.click(box["x"] + box["width"] * position[0], box["y"] + box["height"] * position[1])
     page.wait_for_function(
         f"(before) => {{ const now = ({CHART_VALUES})(); return now !== null && now !== before; }}",
-        arg=before, polling="raf", timeout=TIMEOUT_MS,
+        arg=before, polling="raf", timeout=timeout_ms,
     )
     return time.perf_counter() - started
+
+
+def open_predict(page, url: str, network_idle: bool = True) -> tuple[float, dict]:
+    """Open ``url``/predict in ``page``: seconds from ``goto`` to the map drawn; then wait until the page has
+    loaded (its run ended and, with ``network_idle``, no request for 0.5 s) and return those seconds with the
+    map's bounding box."""
+    started = time.perf_counter()
+    page.goto(f"{url}/predict", wait_until="domcontentloaded")
+    page.frame_locator(MAP_FRAME).locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=TIMEOUT_MS)
+    open_s = time.perf_counter() - started
+    page.get_by_text("Click the map to predict").first.wait_for(timeout=TIMEOUT_MS)
+    page.locator(PAGE_READY).wait_for(timeout=TIMEOUT_MS)
+    if network_idle:
+        page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
+    return open_s, page.locator(MAP_FRAME).bounding_box()
 
 
 def measure(browser, root: Path, runs_dir: Path, clicks: int, log_path: Path) -> Timings:
@@ -106,14 +122,7 @@ def measure(browser, root: Path, runs_dir: Path, clicks: int, log_path: Path) ->
         context = browser.new_context(viewport={"width": 1400, "height": 1300})
         try:
             page = context.new_page()
-            started = time.perf_counter()
-            page.goto(f"{url}/predict", wait_until="domcontentloaded")
-            page.frame_locator(MAP_FRAME).locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=TIMEOUT_MS)
-            open_s = time.perf_counter() - started
-            page.get_by_text("Click the map to predict").first.wait_for(timeout=TIMEOUT_MS)
-            page.locator(PAGE_READY).wait_for(timeout=TIMEOUT_MS)
-            page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
-            box = page.locator(MAP_FRAME).bounding_box()
+            open_s, box = open_predict(page, url)
             times = []
             for position in click_positions(clicks + 1):
                 times.append(click_until_chart_changes(page, box, position))

@@ -22,6 +22,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 
+#: The server's environment as ``make app`` sets it: two glibc malloc arenas, so memory freed by the sessions'
+#: threads is reused and a long-running server does not grow session after session (benchmarks/multi_user.py).
+SERVER_ENV = {"MALLOC_ARENA_MAX": "2"}
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -50,9 +54,9 @@ def running_app(
     log_path: Path, env: dict[str, str] | None = None, timeout: float = 90.0, root: Path = PROJECT_ROOT,
     options: Sequence[str] = (),
 ) -> Iterator[str]:
-    """The app in ``root`` (default: this checkout) served headless on 127.0.0.1 (output to ``log_path``, extra
-    environment ``env``, extra Streamlit ``options`` such as ``--secrets.files PATH``); yields its URL once
-    healthy and stops the server on leaving."""
+    """The app in ``root`` (default: this checkout) served headless on 127.0.0.1 in ``make app``'s environment
+    (``SERVER_ENV``), output to ``log_path``, with extra environment ``env`` and Streamlit ``options`` (such as
+    ``--secrets.files PATH``); yields its URL once healthy and stops the server on leaving."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     port = free_port()
     with log_path.open("w") as log:
@@ -60,7 +64,7 @@ def running_app(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.port", str(port), *options],
             cwd=root, stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
+            env={**os.environ, **SERVER_ENV, "PYTHONPATH": str(root), **(env or {})},
         )
         try:
             url = f"http://127.0.0.1:{port}"
