@@ -20,9 +20,9 @@ from core.data.paths import PROJECT_ROOT
 LAST = "last"
 """Checkpoint folder of a run's latest epoch (``<run>/checkpoints/last``)."""
 BEST = "best"
-#: Who started a run, written into its folder by the app when it knows (a shared app's user name).
-ORIGIN_FILE = "origin.json"
 """Checkpoint folder of a run's best epoch on validation (``<run>/checkpoints/best``)."""
+ORIGIN_FILE = "origin.json"
+"""Who started a run, written into its folder by the app when it knows (a shared app's user name)."""
 
 
 def runs_root() -> Path:

@@ -28,12 +28,12 @@ cached candidate set are cached too):
 - :class:`ImageMarginal` (``locate(..., normalise=True)``), −log Z(x) with Z(x) the mean of
   exp(cos(e(x), g(f(I'))) / τ) over a seeded sample of training images I'. CSP's in-batch loss is a
   softmax over *images* for each location, so exp(logit) / Z(x) estimates P(I | x) / P(I), and Bayes' rule
-  gives P(x | I) ∝ P(I | x) P(x): the logits minus log Z(x).
-
-Calibration (:mod:`core.workflows.geolocation_calibration`, ``geolocate --calibrate``) fits τ of each
-variant (with and without ÷ Z(x)) on the validation split and stores both in the run folder. Without it, a few places whose embedding
+  gives P(x | I) ∝ P(I | x) P(x): the logits minus log Z(x). Without it, a few places whose embedding
   matches most photos ("hubs") take the top rank for most photos (measured on the default dataset: 12
   distinct top-1 cells for 600 test photos, 98 with the correction).
+
+Calibration (:mod:`core.workflows.geolocation_calibration`, ``geolocate --calibrate``) fits τ of each
+variant (with and without ÷ Z(x)) on the validation split and stores both in the run folder.
 
 Places are ranked by probability density (probability / cell area), so fine cells at the peak come
 before coarse cells around it; a credible region is the smallest-area set of cells, taken in that
