@@ -157,8 +157,7 @@ if st.button("Start", type="primary", key="run_start") or start_sweep:
         st.error(f"Not started, a setting is invalid: {escape_markdown(error)}")
     else:
         try:
-            job = manager.submit(config, owner, plan, made_by=user.name if user.shared else "",
-                                 limit=access_gate.access_settings().max_queued_runs)
+            job = manager.submit(config, owner, plan, made_by=user.made_by, limit=access_gate.access_settings().max_queued_runs)
         except jobs.JobLimitError as error:
             st.error(f"Not started: {error}.")
         else:

@@ -38,6 +38,11 @@ class User:
     admin: bool
     shared: bool
 
+    @property
+    def made_by(self) -> str:
+        """The name recorded in the runs and datasets this user makes: theirs in a shared app, none locally."""
+        return self.name if self.shared else ""
+
 
 @st.cache_resource(show_spinner=False)
 def login_throttle() -> LoginThrottle:
@@ -73,7 +78,6 @@ def require_access() -> User:
             f"see {SECRETS_DOC}. To use it alone, serve it on 127.0.0.1 (the default)."
         )
     name = _oidc_user(settings) if settings.gate == "oidc" else _password_user(settings)
-    st.session_state[OWNER_KEY] = name
     with st.sidebar:
         st.caption(f"Signed in as **{name}**" + (" (admin)" if settings.is_admin(name) else ""))
         st.button("Log out", key="access_logout", on_click=_log_out, args=(settings,))
@@ -123,7 +127,7 @@ def _password_user(settings: AccessSettings) -> str:
 
 
 def _log_out(settings: AccessSettings) -> None:
-    for key in (USER_KEY, OWNER_KEY, CURRENT_KEY):
+    for key in (USER_KEY, CURRENT_KEY):
         st.session_state.pop(key, None)
     if settings.gate == "oidc":
         st.logout()

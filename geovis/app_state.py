@@ -126,9 +126,8 @@ def register_dataset(fmt: str, path: str, **options: str) -> GeoImageDataset:
     if not dataset.has_location.any():
         raise DatasetError(dataset.root, f"none of its {len(dataset)} records has a location")
     given = tuple(sorted(options.items()))
-    user = access_gate.current_user()
     st.session_state[_USER_DATASET] = UserDataset(
-        fmt, path.strip(), given, dataset, f"{fmt}:{dataset.fingerprint()}", user.name if user.shared else ""
+        fmt, path.strip(), given, dataset, f"{fmt}:{dataset.fingerprint()}", access_gate.current_user().made_by
     )
     return dataset
 

@@ -184,12 +184,6 @@ def session_owner() -> str:
     return access_gate.current_user().name
 
 
-def _made_by() -> str:
-    """The user name recorded in runs started here: a shared app's user, nobody locally."""
-    user = access_gate.current_user()
-    return user.name if user.shared else ""
-
-
 def no_model_message() -> str:
     """What a model page says when the runs folder holds no trained location model: how to get one."""
     return (
@@ -211,7 +205,7 @@ def offer_quick_pipeline() -> None:
         registered = app_state.user_dataset()
         dataset = f"{registered.fmt}:{registered.path}" if registered else "default"
         pipeline = st.session_state[PIPELINE] = QuickPipeline(
-            job_manager(), session_owner(), quick_pipeline_configs(dataset), made_by=_made_by()
+            job_manager(), session_owner(), quick_pipeline_configs(dataset), made_by=access_gate.current_user().made_by
         )
     if pipeline is not None:
         polling = pipeline.active
