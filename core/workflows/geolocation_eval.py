@@ -49,6 +49,8 @@ def coverage_column(mass: float) -> str:
 
 AREA_COLUMN = f"{100 * AREA_MASS:g} % region median km²"
 LOG_LIKELIHOOD_COLUMN = "mean log P(true cell)"
+REGION_COLUMNS = (*map(coverage_column, REGION_MASSES), AREA_COLUMN, LOG_LIKELIHOOD_COLUMN)
+"""The calibration columns of a probabilistic method, in table order."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,7 @@ def error_summary(
         raise ValueError(f"errors must be a non-empty 1-D array of finite distances, got shape {errors.shape}")
     summary = {f"≤ {threshold:g} km (%)": float(100.0 * (errors <= threshold).mean()) for threshold in thresholds_km}
     summary.update({"median km": float(np.median(errors)), "mean km": float(errors.mean())})
-    if regions is not None:
-        return {**summary, **regions.columns()}
-    empty = RegionStats({mass: np.array([np.nan]) for mass in REGION_MASSES}, np.array([np.nan]), np.array([np.nan]))
-    return {**summary, **{column: float("nan") for column in empty.columns()}}
+    return {**summary, **(regions.columns() if regions is not None else dict.fromkeys(REGION_COLUMNS, float("nan")))}
 
 
 @dataclass(frozen=True)
