@@ -13,6 +13,8 @@ from core.objectives import PRETRAINING_OBJECTIVES
 from core.workflows.sweep import DEFAULT_ENCODINGS, DEFAULT_RATIOS, DEFAULT_SEEDS, SweepPlan
 from core.workflows import jobs
 from core.train.config import RunConfig
+from core.train.device import available_devices
+from core.train.precision import PRECISIONS
 from core.workflows.jobs import Job
 from core.train.negatives import NEGATIVE_SAMPLERS
 from core.train.records import compare_runs, list_runs, list_sweeps, runs_root
@@ -128,6 +130,15 @@ with st.container(border=True):
         "schedule": row[3].selectbox("Schedule", ["cosine", "constant"], key="pt_schedule"),
         "warmup_epochs": int(row[0].number_input("Warm-up epochs", value=o.warmup_epochs, step=1, key="pt_warmup")),
         "grad_clip": row[1].number_input("Gradient clip (0 = off)", value=o.grad_clip, format="%g", key="pt_grad_clip"),
+    }
+    values["train"] = {
+        "device": row[2].selectbox(
+            "Device", available_devices(), key="pt_device", help="auto: the first GPU when this server has one, else the CPU"
+        ),
+        "precision": row[3].selectbox(
+            "Precision", list(PRECISIONS), key="pt_precision",
+            help="bf16/fp16 autocast. On a CPU without bf16 units (like this project's CI machines) bf16 trains ~7x slower.",
+        ),
     }
 
 with st.expander("Label-budget sweep: the CSP paper's main table, with the settings above as the base"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.train.device import module_device
+
 
 def classification_metrics(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 15) -> dict[str, float]:
     """Metrics of predicted class distributions ``[N, C]`` against true labels ``[N]``."""
@@ -47,6 +49,9 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
-    """Model outputs over ``inputs`` in eval mode, batched."""
+    """Model outputs over ``inputs`` in eval mode, batched on the model's device; returned on the CPU."""
     model.eval()
-    return torch.cat([model(inputs[start : start + batch_size]) for start in range(0, len(inputs), batch_size)])
+    device = module_device(model)
+    return torch.cat(
+        [model(inputs[start : start + batch_size].to(device)).cpu() for start in range(0, len(inputs), batch_size)]
+    )

@@ -24,6 +24,7 @@ from core.image.augment import AugmentConfig, augment
 from core.image.registry import get_image_encoder
 from core.objectives import LossOutput
 from core.train.config import RunConfig
+from core.train.device import module_device
 from core.geossl.sites import SiteImages
 from core.train.tasks import shuffled_batches
 
@@ -54,7 +55,7 @@ class MoCo(nn.Module):
     def _enqueue(self, keys: torch.Tensor) -> None:
         keys = _gather_from_all_ranks(keys)
         size = len(self.queue)
-        positions = (self.queue_pointer + torch.arange(len(keys))) % size
+        positions = (self.queue_pointer + torch.arange(len(keys), device=keys.device)) % size
         self.queue[positions] = keys[:size]
         self.queue_pointer.copy_((self.queue_pointer + len(keys)) % size)
 
@@ -81,9 +82,11 @@ class MoCo(nn.Module):
 def _gather_from_all_ranks(tensor: torch.Tensor) -> torch.Tensor:
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return tensor
-    gathered = [torch.zeros_like(tensor) for _ in range(dist.get_world_size())]
-    dist.all_gather(gathered, tensor.contiguous())
-    return torch.cat(gathered)
+    # gloo (GeoCSP's backend, see core.ranks) all-gathers CPU tensors only: a GPU run's keys go through the host
+    sent = tensor.cpu() if tensor.is_cuda and dist.get_backend() == "gloo" else tensor
+    gathered = [torch.zeros_like(sent) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, sent.contiguous())
+    return torch.cat(gathered).to(tensor.device)
 
 
 def geo_clusters(lonlat: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
@@ -133,24 +136,29 @@ class MoCoTask:
         return shuffled_batches(self.train_sites, self.config.batch_size, generator, rank, world_size)
 
     def training_loss(self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> LossOutput:
+        device = module_device(model)
         queries, keys = self.sites.positive_pairs(batch, self.settings.temporal_positives, generator)
-        query = self.normalise(augment(self.pixels(queries), self.augment, generator))
-        key = self.normalise(augment(self.pixels(keys), self.augment, generator))
+        query = self.normalise(augment(self.pixels(queries), self.augment, generator)).to(device)
+        key = self.normalise(augment(self.pixels(keys), self.augment, generator)).to(device)
         logits, geo = model(query, key, self.settings.tau)
-        moco = F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long))
+        moco = F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=device))
         parts = {"moco": moco}
         if geo is not None:
-            parts["geo"] = self.settings.geo_weight * F.cross_entropy(geo, self.clusters[batch])
+            parts["geo"] = self.settings.geo_weight * F.cross_entropy(geo, self.clusters[batch].to(device))
         total = torch.stack(list(parts.values())).sum()
         return LossOutput(total, {name: float(value.detach()) for name, value in parts.items()})
 
     @torch.no_grad()
     def features(self, sites: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-        """Backbone features of each site's first acquisition (no augmentation)."""
+        """Backbone features of each site's first acquisition (no augmentation), on the CPU."""
         images = self.sites.first_images(sites)
         self.model.eval()
+        device = module_device(self.model)
         return torch.cat(
-            [self.model.backbone(self.normalise(self.pixels(images[i : i + batch_size]))) for i in range(0, len(images), batch_size)]
+            [
+                self.model.backbone(self.normalise(self.pixels(images[i : i + batch_size])).to(device)).cpu()
+                for i in range(0, len(images), batch_size)
+            ]
         ) if len(images) else torch.zeros(0, 1)
 
     def validate(self) -> dict[str, float]:

@@ -14,6 +14,7 @@ from core.data.splits import label_subset
 from core.image.augment import horizontal_flip, random_resized_crop
 from core.objectives import LossOutput, cross_entropy_loss
 from core.train.config import RunConfig
+from core.train.device import module_device
 from core.train.loop import fit
 from core.train.tasks import shuffled_batches
 
@@ -64,10 +65,15 @@ class FinetuneProbeTask:
         return shuffled_batches(self.train_sites, self.config.batch_size, generator, rank, world_size)
 
     def training_loss(self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> LossOutput:
-        return cross_entropy_loss(model(self._inputs(batch, generator)), self.moco_task.sites.labels[batch])
+        device = module_device(model)
+        return cross_entropy_loss(model(self._inputs(batch, generator).to(device)), self.moco_task.sites.labels[batch].to(device))
 
     def predict(self, sites: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.model(self._inputs(sites[i : i + 1024])).argmax(1) for i in range(0, len(sites), 1024)])
+        """Predicted classes of ``sites``, on the CPU."""
+        device = module_device(self.model)
+        return torch.cat(
+            [self.model(self._inputs(sites[i : i + 1024]).to(device)).argmax(1).cpu() for i in range(0, len(sites), 1024)]
+        )
 
     def validate(self) -> dict[str, float]:
         labels = self.moco_task.sites.labels[self.val_sites]

@@ -18,6 +18,7 @@ import yaml
 from core.image.crops import FMOW_CONTEXT, CropOptions
 from core.location.config import LocationEncoderConfig
 from core.location.params import ConfigError
+from core.train.device import check_device_name
 
 
 @dataclass
@@ -107,9 +108,16 @@ class MocoConfig:
 @dataclass
 class TrainConfig:
     """How training steps run: ``precision`` fp32, bf16 (autocast; CPU or CUDA) or fp16 (autocast with a gradient
-    scaler; see :mod:`core.train.precision`)."""
+    scaler; see :mod:`core.train.precision`), on ``device`` (see :mod:`core.train.device`)."""
 
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    device: str = "auto"  # auto, cpu, cuda or cuda:N
+
+    def __post_init__(self) -> None:
+        try:
+            check_device_name(self.device)
+        except ValueError as error:
+            raise ConfigError(f"device: {error}") from None
 
 
 DEFAULT_LOCATION = {"encoding": "spherical_harmonics", "network": "fcnet", "embedding": "concat"}

@@ -71,12 +71,12 @@ def _launch_folder(stage: str) -> Path:
 
 def _holds_checkpoint_of(run_dir: Path, config: RunConfig) -> bool:
     from core.train.checkpoint import CheckpointError, recover_checkpoint
-    from core.train.loop import checkpoint_run_config
+    from core.train.loop import checkpoint_run_config, config_differences
     from core.train.records import LAST
 
     last = run_dir / "checkpoints" / LAST
     try:
-        return recover_checkpoint(last) and checkpoint_run_config(last) == config.to_dict()
+        return recover_checkpoint(last) and not config_differences(checkpoint_run_config(last), config.to_dict())
     except CheckpointError:
         return False
 
@@ -127,7 +127,7 @@ def _rank_main(rank: int, world_size: int, init_method: str, config_dict: dict, 
         config = RunConfig.from_dict(config_dict)
         task = build_task(config, data)
         result = fit(task, config, None)
-        state = {k: v.detach().contiguous() for k, v in task.model.state_dict().items()}
+        state = {k: v.detach().contiguous().cpu() for k, v in task.model.state_dict().items()}
         save_file(state, str(Path(out_dir) / f"rank{rank}.safetensors"))
         (Path(out_dir) / f"rank{rank}.json").write_text(json.dumps(result.history))
     finally:

@@ -4,8 +4,9 @@ A :class:`Task` supplies the model, the batches of an epoch, the loss of a batch
 metrics; :func:`fit` does the rest: seeded, deterministic epoch order, AdamW/Adam with a warm-up +
 cosine schedule, gradient clipping, early stopping on the monitored validation metric, per-step and
 per-epoch callbacks, a stop flag checked between steps, an atomic checkpoint after every epoch and
-``resume=True`` that continues a killed run to the same result. Under ``torch.distributed`` (gloo or
-NCCL, launched by ``torchrun``) the model is wrapped in DDP and every rank trains on its shard of
+``resume=True`` that continues a killed run to the same result. The model trains on ``train.device`` (see
+:mod:`core.train.device`). Under ``torch.distributed`` (gloo,
+launched by ``torchrun``) the model is wrapped in DDP and every rank trains on its shard of
 each global batch; only rank 0 writes files and calls callbacks.
 """
 
@@ -38,6 +39,7 @@ from core.train.checkpoint import (
 )
 from core.location.params import ConfigError
 from core.train.config import RunConfig
+from core.train.device import resolve_device
 from core.ranks import peer_watch, sync_ranks
 from core.train.faults import fault_point
 from core.train.precision import MixedPrecision
@@ -100,6 +102,7 @@ class FitResult:
     wall_seconds: float
     steps: list[dict[str, float]] = field(default_factory=list)
     best_state: dict[str, torch.Tensor] | None = None  # weights of the best epoch (this process's epochs)
+    device: str = "cpu"  # where it trained
 
 
 def seed_everything(seed: int) -> None:
@@ -142,10 +145,11 @@ def fit(
     started = time.perf_counter()
     rank, world_size = _distributed_rank()
     is_main = rank == 0
-    model = task.model
-    trained = nn.parallel.DistributedDataParallel(model) if world_size > 1 else model
+    device = resolve_device(config.train.device)
+    model = task.model.to(device)
+    trained = _distributed(model, device) if world_size > 1 else model
     optimizer = build_optimizer(model, config)
-    precision = MixedPrecision(config.train.precision, _device_type(model))
+    precision = MixedPrecision(config.train.precision, device.type)
     checkpoints = Path(run_dir) / "checkpoints" if run_dir is not None else None
 
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_epoch": -1, "best_metrics": {}, "bad_epochs": 0}
@@ -230,13 +234,13 @@ def fit(
         wall_seconds=time.perf_counter() - started,
         steps=steps,
         best_state=best_state,
+        device=str(device),
     )
 
 
-def _device_type(model: nn.Module) -> str:
-    """"cuda" or "cpu": where the model's parameters are."""
-    parameter = next(model.parameters(), None)
-    return parameter.device.type if parameter is not None else "cpu"
+def _distributed(model: nn.Module, device: torch.device) -> nn.Module:
+    """``model`` wrapped in DDP; on a GPU, bound to this rank's device."""
+    return nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
 
 def _improved(value: float, best: float | None, mode: str) -> bool:
@@ -282,9 +286,8 @@ def checkpoint_run_config(directory: Path) -> dict:
 
 
 def _resume(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: RunConfig) -> dict:
-    saved = checkpoint_run_config(directory)
-    if saved != config.to_dict():
-        differences = config_differences(saved, config.to_dict())
+    differences = config_differences(checkpoint_run_config(directory), config.to_dict())
+    if differences:
         raise CheckpointError(f"{directory}: cannot resume, the config differs: {'; '.join(differences[:5])}")
     state = load_checkpoint(directory, model, optimizer)
     wrong = [name for name, kind in _STATE_FIELDS.items() if not isinstance(state.get(name), kind)]
@@ -301,10 +304,16 @@ def _is_metrics_row(row: Any) -> bool:
     return isinstance(row, dict) and all(isinstance(value, (int, float)) for value in row.values())
 
 
+#: Keys that say where a run trains, not what it trains: a run may resume on another device.
+PLACEMENT_KEYS = frozenset({"train.device"})
+
+
 def config_differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
-    """Human-readable list of the keys whose values differ between two config dicts."""
+    """Human-readable list of the keys whose values differ between two config dicts (placement keys aside)."""
     differences = []
     for key in sorted(set(saved) | set(current)):
+        if f"{prefix}{key}" in PLACEMENT_KEYS:
+            continue
         a, b = saved.get(key), current.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
             differences += config_differences(a, b, f"{prefix}{key}.")

@@ -26,6 +26,7 @@ from core.files import atomic_write_json
 from core.train.checkpoint import MODEL_FILE, CheckpointError, load_model_weights, read_checkpoint_config, read_tensors
 from core.train.config import RunConfig
 from core.train.data import FeatureData, load_feature_data
+from core.train.device import resolve_device
 from core.train.loop import EpochInfo, FitResult, StepInfo, config_differences, fit, seed_everything
 from core.train.records import BEST, runs_root
 from core.train.tasks import PretrainTask, image_classifier_task, location_classifier_task
@@ -96,6 +97,7 @@ def run(
     Under torch.distributed only rank 0 creates and writes the run directory; other ranks train
     (reading ``run_dir``'s checkpoint when resuming) and return without evaluating.
     """
+    resolve_device(config.train.device)  # a device this machine lacks is refused before any folder is made
     is_main = not dist.is_initialized() or dist.get_rank() == 0
     if is_main:
         run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config.stage)
@@ -190,6 +192,7 @@ def run_card(config: RunConfig, data: FeatureData, summary: RunSummary, metrics:
 - dataset: `{config.data.dataset}` (data hash `{data.fingerprint}`), image features `{config.data.image_encoder}`{_skipped_note(data)}
 - split: {data.split_method}
 - location encoder: `{config.location['encoding']}` + `{config.location['network']}`
+- trained on {summary.fit.device} (train.device={config.train.device}, precision {config.train.precision})
 - seed: {config.seed}; wall time {summary.fit.wall_seconds:.1f} s; finished {datetime.now(timezone.utc).isoformat(timespec='seconds')}
 - versions: Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}
 

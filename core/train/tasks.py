@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.evaluate import predict_logits
 from core.location.encoder import LocationEncoder, build_location_encoder
 from core.location.networks import embed_with_second_view
 from core.objectives import (
@@ -25,6 +26,7 @@ from core.objectives import (
 )
 from core.train.config import PretrainConfig, RunConfig
 from core.train.data import FeatureData
+from core.train.device import module_device
 from core.train.negatives import NegativeSampler, sphere_points
 
 
@@ -65,8 +67,9 @@ def cached_encodings(location: LocationEncoder, lonlat: torch.Tensor, budget: in
     has_parameters = next(encoding.parameters(), None) is not None
     if has_parameters or not 0 < len(lonlat) * encoding.out_dim * 4 <= budget:
         return None
+    device = module_device(location)
     with torch.no_grad():
-        return torch.cat([location.features(chunk) for chunk in lonlat.split(65536)])
+        return torch.cat([location.features(chunk.to(device)) for chunk in lonlat.split(65536)])
 
 
 class CSPModel(nn.Module):
@@ -148,11 +151,12 @@ class PretrainTask:
         return shuffled_batches(self.train_indices, self.config.batch_size, generator, rank, world_size)
 
     def training_loss(self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> LossOutput:
+        device = module_device(model)
         lonlat = self.data.lonlat.index_select(0, batch)
-        negatives = self.sampler(lonlat, self.objective.num_negatives, generator) if self.sampler else None
+        negatives = self.sampler(lonlat, self.objective.num_negatives, generator).to(device) if self.sampler else None
         second_pass = self.objective.objective == "mcssl" and self.weights.simcse > 0
-        features = self.data.features.index_select(0, batch)
-        location, image, negative, second = model(lonlat, features, negatives, second_pass, self._encoded(batch))
+        features = self.data.features.index_select(0, batch).to(device)
+        location, image, negative, second = model(lonlat.to(device), features, negatives, second_pass, self._encoded(batch))
         kind = self.objective.objective
         if kind == "mcssl":
             return mcssl_loss(location, image, self.weights, negative, second)
@@ -168,7 +172,7 @@ class PretrainTask:
         return cached_encodings(self.model.location, self.data.lonlat)
 
     def _encoded(self, indices: torch.Tensor) -> torch.Tensor | None:
-        return None if self.encoded is None else self.encoded.index_select(0, indices)
+        return None if self.encoded is None else self.encoded.index_select(0, indices.to(self.encoded.device))
 
     def validate(self) -> dict[str, float]:
         return self.evaluate(self.val_indices)
@@ -177,14 +181,17 @@ class PretrainTask:
         """In-batch InfoNCE and location→image retrieval top-1 over chunks of the batch size."""
         losses, hits, count = [], 0, 0
         size = max(2, min(self.config.batch_size, len(indices)))
+        device = module_device(self.model)
         for start in range(0, len(indices) - 1, size):
             chunk = indices[start : start + size]
             if len(chunk) < 2:
                 continue
-            location, image, _, _ = self.model(self.data.lonlat[chunk], self.data.features[chunk], encoded=self._encoded(chunk))
+            location, image, _, _ = self.model(
+                self.data.lonlat[chunk].to(device), self.data.features[chunk].to(device), encoded=self._encoded(chunk)
+            )
             losses.append(float(info_nce(location, image, self.weights.tau_in_batch)) * len(chunk))
             similarity = F.normalize(location, dim=-1) @ F.normalize(image, dim=-1).T
-            hits += int((similarity.argmax(1) == torch.arange(len(chunk))).sum())
+            hits += int((similarity.argmax(1).cpu() == torch.arange(len(chunk))).sum())
             count += len(chunk)
         if count == 0:
             raise ValueError("fewer than 2 located records to evaluate pre-training on")
@@ -260,14 +267,15 @@ class ClassifierTask:
         return shuffled_batches(self.train_indices, self.config.batch_size, generator, rank, world_size)
 
     def training_loss(self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> LossOutput:
-        labels = self.data.labels[batch]
+        device = module_device(model)
+        labels = self.data.labels[batch].to(device)
         if self.loss == "presence_only":
-            both = model(torch.cat([self.inputs[batch], self.random_inputs(len(batch), generator)]))
+            both = model(torch.cat([self.inputs[batch], self.random_inputs(len(batch), generator)]).to(device))
             return presence_only_loss(both[: len(batch)], labels, both[len(batch) :])
-        return cross_entropy_loss(model(self.inputs[batch]), labels)
+        return cross_entropy_loss(model(self.inputs[batch].to(device)), labels)
 
     def validate(self) -> dict[str, float]:
-        logits = self.model(self.inputs[self.val_indices])
+        logits = predict_logits(self.model, self.inputs[self.val_indices])
         labels = self.data.labels[self.val_indices]
         return {
             "val_top1": float((logits.argmax(1) == labels).float().mean()),

@@ -8,6 +8,8 @@ from streamlit.testing.v1 import AppTest
 from core.image.registry import list_image_encoders
 from core.location import ENCODINGS, NETWORKS
 from core.objectives import PRETRAINING_OBJECTIVES
+from core.train.device import available_devices
+from core.train.precision import PRECISIONS
 from core.workflows import jobs
 from geovis import app_state
 from geovis.markdown_text import escape_markdown
@@ -55,6 +57,8 @@ def test_the_page_renders_every_picker(manager):
     assert at.selectbox(key="pt_encoding").options == list(ENCODINGS)
     assert at.selectbox(key="pt_objective").options == list(PRETRAINING_OBJECTIVES)
     assert at.selectbox(key="pt_sampler").options
+    assert at.selectbox(key="pt_device").options == available_devices() and at.selectbox(key="pt_device").value == "auto"
+    assert at.selectbox(key="pt_precision").options == list(PRECISIONS)
     for name, spec in ENCODINGS.items():
         ok(at.selectbox(key="pt_encoding").set_value(name).run())
         assert {f"pt_enc_{name}_{param}" for param in spec.params} <= widget_keys(at)
@@ -75,10 +79,12 @@ def test_the_page_renders_every_picker(manager):
 
 def test_a_short_run_is_launched_joined_and_shown_then_compared(manager):
     at = tiny_run_settings(open_pretrain())
+    ok(at.selectbox(key="pt_device").set_value("cpu").run())
     ok(at.button(key="run_start").click().run())
     assert not at.error
     [job] = manager.jobs(at.session_state["geocsp_owner"])
     assert manager.join(job, timeout=120) and job.status == "completed", job.error
+    assert "trained on cpu (train.device=cpu, precision fp32)" in (job.run_dir / "run_card.md").read_text()
     ok(at.run())
     assert any(job.run_dir.name in h.value and "completed" in h.value for h in at.subheader)
     assert any("test_retrieval_top1" in str(frame.value.index.tolist()) for frame in at.dataframe)
