@@ -6,6 +6,7 @@ the app can chart the parts. Temperatures are divisors: ``logits = cos_sim / τ`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -123,7 +124,7 @@ def mse_loss(location: Tensor, image: Tensor) -> LossOutput:
 
 def clip_loss(location: Tensor, image: Tensor, log_inverse_tau: Tensor) -> LossOutput:
     """Symmetric InfoNCE; the learnable temperature is ``τ = exp(-log_inverse_tau)``, capped at 1/100."""
-    scale = log_inverse_tau.clamp(max=torch.log(torch.tensor(100.0))).exp()
+    scale = log_inverse_tau.clamp(max=math.log(100.0)).exp()
     logits = F.normalize(location, dim=-1) @ F.normalize(image, dim=-1).T * scale
     targets = torch.arange(len(logits), device=logits.device)
     output = _combine(
