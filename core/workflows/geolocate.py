@@ -32,8 +32,13 @@ cached candidate set are cached too):
   matches most photos ("hubs") take the top rank for most photos (measured on the default dataset: 12
   distinct top-1 cells for 600 test photos, 98 with the correction).
 
+A per-image factor (``locate(..., neighbours=...)``, grid candidates only): the kernel density of the places of
+the photo's nearest training images in image-feature space (:mod:`core.workflows.geolocation_neighbours`),
+raised to a power and floored, multiplies P(x | I) on every cell and on every refined child.
+
 Calibration (:mod:`core.workflows.geolocation_calibration`, ``geolocate --calibrate``) fits τ of each
-variant (with and without ÷ Z(x)) on the validation split and stores both in the run folder.
+variant (with and without ÷ Z(x)) on the validation split, then the kNN density's settings with the τ of the
+product, and stores them in the run folder.
 
 Places are ranked by probability density (probability / cell area), so fine cells at the peak come
 before coarse cells around it; a credible region is the smallest-area set of cells, taken in that

@@ -42,7 +42,7 @@ FIT_IMAGES = 2000
 FIT_RESOLUTION = 3
 TAU_BOUNDS = (1e-3, 10.0)
 #: Images of the fitting subset used for the kNN density (its dense [n, cells] float64 arrays are 330 MB per 1 000).
-NEIGHBOUR_FIT_IMAGES = 1000
+NEIGHBOUR_FIT_IMAGES = 600
 _CHUNK = 256
 
 

@@ -28,6 +28,8 @@ K_GRID = (16, 64)
 KAPPA_GRID = (1000.0, 3000.0, 10000.0)
 SIMILARITY_TAU_GRID = (0.02, 0.1)
 COVERAGE_MASS = 0.9
+MAX_EVALUATIONS = 80
+"""Nelder–Mead evaluations of (β, μ) at most per grid point."""
 _CHUNK = 256
 
 
@@ -118,8 +120,8 @@ def fit_weight_and_floor(data: FitData, tau: float, kde: tuple[np.ndarray, np.nd
         extra = np.bincount(rows, weights=csp_share * np.expm1(gain(values)), minlength=n)
         return -float(np.mean(true_logits + gain(at_truth) - np.log1p(extra)))
 
-    best = minimize(loss, np.array([0.5, 0.0]), method="Nelder-Mead", bounds=[(0.0, 3.0), (-9.0, 9.0)],
-                    options={"xatol": 1e-3, "fatol": 1e-5})
+    best = minimize(loss, np.array([0.5, -1.0]), method="Nelder-Mead", bounds=[(0.0, 3.0), (-25.0, 9.0)],
+                    options={"xatol": 1e-2, "fatol": 1e-4, "maxfev": MAX_EVALUATIONS})
     return float(best.x[0]), float(1.0 / (1.0 + math.exp(-best.x[1]))), float(-best.fun)
 
 
