@@ -3,7 +3,9 @@
 
 The section picks a CSP pre-training run and the candidates (the H3 grid at a resolution, or the run's
 training locations as a GPS gallery), τ, the density prior, the image-marginal correction (on by default, see
-:class:`core.workflows.geolocate.ImageMarginal`) and — on Predict, with the page's location model P(y | x) — a class,
+:class:`core.workflows.geolocate.ImageMarginal`), the kernel density of the photo's nearest training images (on by
+default when the run's calibration has fitted one, see :mod:`core.workflows.geolocation_neighbours`) and — on
+Predict, with the page's location model P(y | x) — a class,
 then shows P(x | I) as a heatmap over H3 hexagons (probability per km², log scale, drawn
 with :mod:`geovis.hex_layer`), the 90 % credible region outlined, the top-5 places with their nearest GeoNames
 city and country and, when the true position is known, that position and the errors in km.
@@ -68,6 +70,7 @@ class Settings:
     tau: float = 0.1
     prior: bool = False
     normalise: bool = True
+    neighbours: bool = False
     class_index: int | None = None
     class_run: str | None = None  # the location model whose P(y | x) conditions on the class
 
@@ -122,7 +125,7 @@ def choose_settings(key: str, predictor: Predictor | None = None) -> tuple[Setti
         help=f"Grid: every cell up to {MAX_FULL_RESOLUTION} (41 162 cells), finer ones refined coarse to fine from "
         f"{MAX_FULL_RESOLUTION}. Gallery: the hexagons the training locations' probabilities are summed into.",
     )
-    prior_col, normalise_col = st.columns(2)
+    prior_col, normalise_col, neighbours_col = st.columns(3)
     prior = prior_col.checkbox(
         "Weight by where the training photos are (density prior P(x))", key=f"{key}_prior", disabled=candidates == "gallery",
         help="Grid only: a gallery of training locations already follows their density.",
@@ -132,10 +135,19 @@ def choose_settings(key: str, predictor: Predictor | None = None) -> tuple[Setti
         help="CSP is trained to pick the photo for a place, P(I | x); dividing by how well each place matches photos in "
         "general, Z(x), turns that into P(x | I) (Bayes' rule) and keeps a few 'hub' places from topping every photo.",
     )
+    fitted = geolocator.neighbour_settings is not None
+    neighbours = neighbours_col.checkbox(
+        "Combine with the places of the most similar training photos (kNN density)", value=fitted,
+        key=f"{key}_neighbours_{run.name}", disabled=not fitted or candidates == "gallery",
+        help="P(x | I) × a kernel density over the places of the photo's nearest training images (in image-feature "
+        "space), with the settings fitted on the run's validation images. "
+        + ("Grid only." if fitted else "This run has none fitted: `python -m core geolocate --run RUN --calibrate` fits one."),
+    )
+    neighbours = neighbours and fitted and candidates == "grid"
     calibrated = geolocator.calibration is not None
     tau = tau_col.number_input(
-        "Temperature τ", min_value=TAU_RANGE[0], max_value=TAU_RANGE[1], value=geolocator.default_tau(normalise),
-        format="%.4f", key=f"{key}_tau_{run.name}_{normalise}",
+        "Temperature τ", min_value=TAU_RANGE[0], max_value=TAU_RANGE[1], value=geolocator.default_tau(normalise, neighbours),
+        format="%.4f", key=f"{key}_tau_{run.name}_{normalise}_{neighbours}",
         help="Logits are cos(e(x), g(f)) / τ: smaller τ, sharper P(x | I). Default: "
         + ("the run's calibrated τ (fitted on its validation images so that credible regions hold the truth as often as they say)."
            if calibrated else "the run's training τ (not calibrated: `python -m core geolocate --run RUN --calibrate` fits one)."),
@@ -150,7 +162,7 @@ def choose_settings(key: str, predictor: Predictor | None = None) -> tuple[Setti
         )
         class_run = str(predictor.location_run) if class_index is not None else None
     prior = prior and candidates == "grid"
-    settings = Settings(str(run.run_dir), candidates, resolution, tau, prior, normalise, class_index, class_run)
+    settings = Settings(str(run.run_dir), candidates, resolution, tau, prior, normalise, neighbours, class_index, class_run)
     return settings, geolocator
 
 
@@ -162,7 +174,8 @@ def _locate(
     terms = [_geolocator.density_prior()] if settings.prior else []
     if settings.class_index is not None and _predictor is not None:
         terms.append(ClassCondition(_predictor, settings.class_index))
-    return _geolocator.locate_images([_image], settings.where, settings.tau, terms, settings.normalise)[0]
+    neighbours = _geolocator.neighbour_settings if settings.neighbours else None
+    return _geolocator.locate_images([_image], settings.where, settings.tau, terms, settings.normalise, neighbours)[0]
 
 
 def _densest(distribution: Geolocation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

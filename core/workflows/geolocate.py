@@ -32,8 +32,13 @@ cached candidate set are cached too):
   matches most photos ("hubs") take the top rank for most photos (measured on the default dataset: 12
   distinct top-1 cells for 600 test photos, 98 with the correction).
 
+A per-image factor (``locate(..., neighbours=...)``, grid candidates only): the kernel density of the places of
+the photo's nearest training images in image-feature space (:mod:`core.workflows.geolocation_neighbours`),
+raised to a power and floored, multiplies P(x | I) on every cell and on every refined child.
+
 Calibration (:mod:`core.workflows.geolocation_calibration`, ``geolocate --calibrate``) fits τ of each
-variant (with and without ÷ Z(x)) on the validation split and stores both in the run folder.
+variant (with and without ÷ Z(x)) on the validation split, then the kNN density's settings with the τ of the
+product, and stores them in the run folder.
 
 Places are ranked by probability density (probability / cell area), so fine cells at the peak come
 before coarse cells around it; a credible region is the smallest-area set of cells, taken in that
@@ -59,6 +64,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike
+from scipy.spatial import cKDTree
 
 from core.coords import lonlat_of_vectors, unit_vectors
 from core.hexgrid import cell_area_km2, cell_centers, cells_of, world_cells
@@ -72,6 +78,7 @@ from core.train.data import FeatureData, load_feature_data
 from core.train.records import BEST
 from core.train.tasks import CSPModel
 from core.workflows.geolocation_calibration import Calibration, CalibrationError, load_calibration
+from core.workflows.geolocation_neighbours import NeighbourDensity, NeighbourIndex, NeighbourSettings
 
 GEOLOCATION_STAGE = "pretrain"
 MAX_FULL_RESOLUTION = 3
@@ -360,6 +367,11 @@ class _Candidates:
     def vectors(self) -> np.ndarray:
         return _frozen(unit_vectors(self.lonlat))
 
+    @cached_property
+    def tree(self) -> cKDTree:
+        """A KD-tree of :attr:`vectors` (for the kNN density's kernels)."""
+        return cKDTree(self.vectors)
+
 
 def _read_run_config(run_dir: Path) -> RunConfig:
     path = run_dir / "config.yaml"
@@ -431,6 +443,7 @@ class Geolocator:
         self._terms: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._encoder: ImageEncoder | None = None
         self._prior: DensityPrior | None = None
+        self._neighbour_index: NeighbourIndex | None = None
         try:
             self.calibration: Calibration | None = load_calibration(self.run_dir)
         except CalibrationError as error:
@@ -443,10 +456,16 @@ class Geolocator:
             return float(torch.exp(-self.model.log_inverse_tau.detach().clamp(max=math.log(100.0))))
         return float(self.config.pretrain.tau_in_batch)
 
-    def default_tau(self, normalise: bool = False) -> float:
-        """The τ used when none is given: the run's calibrated τ for this variant (÷ Z(x) or not) when it has one
-        (:mod:`core.workflows.geolocation_calibration`), else :attr:`tau`."""
-        return self.tau if self.calibration is None else self.calibration.tau(normalise)
+    def default_tau(self, normalise: bool = False, neighbours: bool = False) -> float:
+        """The τ used when none is given: the run's calibrated τ for this variant (÷ Z(x) or not; with the kNN
+        density: the one fitted with it) when it has one (:mod:`core.workflows.geolocation_calibration`), else :attr:`tau`."""
+        return self.tau if self.calibration is None else self.calibration.tau(normalise, neighbours)
+
+    @property
+    def neighbour_settings(self) -> NeighbourSettings | None:
+        """The kNN density's settings fitted with the run's calibration (None when it has none)."""
+        fit = None if self.calibration is None else self.calibration.neighbours
+        return None if fit is None else fit.settings
 
     @property
     def image_encoder_name(self) -> str:
@@ -506,6 +525,14 @@ class Geolocator:
             if self._prior is None:
                 self._prior = DensityPrior.from_lonlat(self.train_lonlat, name=str(self.run_dir))
             return self._prior
+
+    def neighbour_index(self) -> NeighbourIndex:
+        """:class:`NeighbourIndex` of the run's training images (built once)."""
+        with self._lock:
+            if self._neighbour_index is None:
+                train = self.data.indices("train")
+                self._neighbour_index = NeighbourIndex.build(self.data.features[train], self.train_lonlat)
+            return self._neighbour_index
 
     def image_marginal(self, tau: float, n_images: int = MARGINAL_IMAGES, seed: int = 0) -> ImageMarginal:
         """:class:`ImageMarginal` at temperature ``tau`` over a seeded sample of ``n_images`` training images."""
@@ -567,17 +594,22 @@ class Geolocator:
         tau: float | None = None,
         terms: Sequence[LocationTerm] = (),
         normalise: bool = False,
+        neighbours: NeighbourSettings | None = None,
     ) -> list[Geolocation]:
         """P(x | I) (times the ``terms``; ``normalise``: divided by the image marginal Z(x), see
-        :class:`ImageMarginal`) of each row of image features ``[B, F]``, one :class:`Geolocation` each."""
-        tau = check_tau(self.default_tau(normalise) if tau is None else tau)
+        :class:`ImageMarginal`; ``neighbours``: times the kNN density of the image's nearest training images, see
+        :mod:`core.workflows.geolocation_neighbours`) of each row of image features ``[B, F]``, one
+        :class:`Geolocation` each."""
+        tau = check_tau(self.default_tau(normalise, neighbours is not None) if tau is None else tau)
         if normalise:
             terms = [*terms, self.image_marginal(tau)]
-        if isinstance(where, GallerySpec) and any(isinstance(term, DensityPrior) for term in terms):
+        if isinstance(where, GallerySpec) and (neighbours is not None or any(isinstance(term, DensityPrior) for term in terms)):
             raise GeolocationError(
-                "the density prior applies to grid candidates: a gallery of training places already follows their density"
+                "the density prior and the nearest neighbours' density apply to grid candidates: a gallery of training "
+                "places already follows their density"
             )
         queries = self.image_embeddings(features)
+        densities = None if neighbours is None else self.neighbour_index().densities(features, neighbours)
         if isinstance(where, GallerySpec):
             candidates, key, kind = self.gallery(where.resolution), ("gallery",), "gallery"
         else:
@@ -585,13 +617,18 @@ class Geolocator:
         logits = (queries @ candidates.embeddings.T) / tau
         if terms:
             logits += torch.from_numpy(sum(self._term_values(term, key, candidates.lonlat) for term in terms)).float()
+        if densities is not None:
+            logits += torch.from_numpy(np.stack([d.log_factor(candidates.vectors, candidates.tree) for d in densities])).float()
         probs = _softmax64(logits)
         results = [
             Geolocation(kind, candidates.lonlat, row, candidates.cells, candidates.areas, where.resolution, candidates.vectors)
             for row in probs
         ]
         if kind == "grid" and where.resolution > where.start:
-            results = [self._refine(result, query, where, tau, terms) for result, query in zip(results, queries)]
+            per_image = [None] * len(results) if densities is None else densities
+            results = [
+                self._refine(result, query, where, tau, terms, density) for result, query, density in zip(results, queries, per_image)
+            ]
         return results
 
     def locate_images(
@@ -601,13 +638,15 @@ class Geolocator:
         tau: float | None = None,
         terms: Sequence[LocationTerm] = (),
         normalise: bool = False,
+        neighbours: NeighbourSettings | None = None,
     ) -> list[Geolocation]:
         """:meth:`locate` of RGB images, encoded by the run's image encoder."""
-        return self.locate(self.encode_images(images), where, tau, terms, normalise)
+        return self.locate(self.encode_images(images), where, tau, terms, normalise, neighbours)
 
     @torch.no_grad()
     def _refine(
-        self, result: Geolocation, query: torch.Tensor, spec: GridSpec, tau: float, terms: Sequence[LocationTerm]
+        self, result: Geolocation, query: torch.Tensor, spec: GridSpec, tau: float, terms: Sequence[LocationTerm],
+        density: NeighbourDensity | None = None,
     ) -> Geolocation:
         """Split the best cells of the finest level into their children, level by level, down to ``spec.resolution``."""
         lonlat, probs, cells, areas = result.lonlat, result.probs, result.cells, result.areas
@@ -624,6 +663,8 @@ class Geolocator:
             logits = (self.location_embeddings(child_lonlat) @ query).double().numpy() / tau
             for term in terms:
                 logits = logits + np.asarray(term(child_lonlat), dtype=np.float64)
+            if density is not None:
+                logits = logits + density.log_factor(unit_vectors(child_lonlat))
             peak = np.full(len(parents), -np.inf)
             np.maximum.at(peak, owner, logits)
             weights = np.exp(logits - peak[owner])

@@ -10,6 +10,11 @@ uses them by default from then on, in the CLI and the app.
 
 The fit is one-dimensional (over log τ, bounded): the similarities of the fitting images to every cell are
 computed once, and each trial τ costs one log-sum-exp over them.
+
+The same calibration then fits the kNN density that multiplies the ÷ Z(x) variant
+(:mod:`core.workflows.geolocation_neighbours`, fitted by :mod:`core.workflows.geolocation_neighbour_fit`) on the
+first :data:`NEIGHBOUR_FIT_IMAGES` of those images, and stores it beside the temperatures (``neighbours``; files
+written before it have none, and load without it).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from scipy.special import logsumexp
 
 from core.files import atomic_write_json
 from core.hexgrid import cells_of
+from core.workflows.geolocation_neighbour_fit import K_GRID, FitData, NeighbourFit, fit_neighbours
+from core.workflows.geolocation_neighbours import NeighbourSettings
 
 CALIBRATION_FILE = "geolocation-calibration.json"
 #: Images of the fitting split used at most (a seeded subset): 2 000 × 41 162 cells is 330 MB of float32 similarities.
@@ -34,6 +41,8 @@ FIT_IMAGES = 2000
 #: Resolution of the grid the fit scores (every cell at once): 3, the geolocation default.
 FIT_RESOLUTION = 3
 TAU_BOUNDS = (1e-3, 10.0)
+#: Images of the fitting subset used for the kNN density (its dense [n, cells] float64 arrays are 330 MB per 1 000).
+NEIGHBOUR_FIT_IMAGES = 600
 _CHUNK = 256
 
 
@@ -48,7 +57,8 @@ class TemperatureFit:
 
 @dataclass(frozen=True)
 class Calibration:
-    """The fitted temperatures of a run: ``plain`` for P(x | I), ``normalised`` for P(x | I) ÷ Z(x)."""
+    """The fitted temperatures of a run: ``plain`` for P(x | I), ``normalised`` for P(x | I) ÷ Z(x), and
+    ``neighbours``, the kNN density fitted to multiply the ÷ Z(x) variant (None in files written before it)."""
 
     plain: TemperatureFit
     normalised: TemperatureFit
@@ -56,18 +66,29 @@ class Calibration:
     split: str
     n_images: int
     resolution: int
+    neighbours: NeighbourFit | None = None
 
-    def tau(self, normalise: bool) -> float:
-        """The calibrated τ of the variant."""
+    def tau(self, normalise: bool, neighbours: bool = False) -> float:
+        """The calibrated τ of the variant (``neighbours``: the one fitted with the kNN density, when there is one)."""
+        if neighbours and self.neighbours is not None:
+            return self.neighbours.tau
         return (self.normalised if normalise else self.plain).tau
 
     def summary(self) -> str:
         """One line per variant, for the terminal."""
-        return "\n".join(
+        lines = [
             f"{name}: τ {fit.tau:.4g} (trained {self.trained_tau:.4g}); mean log P(true cell) {fit.log_likelihood_before:.3f} → "
             f"{fit.log_likelihood:.3f} on {self.n_images:,} {self.split} images at H3 resolution {self.resolution}"
             for name, fit in (("P(x | I)", self.plain), ("P(x | I) ÷ Z(x)", self.normalised))
-        )
+        ]
+        if self.neighbours is not None:
+            fit, s = self.neighbours, self.neighbours.settings
+            lines.append(
+                f"P(x | I) ÷ Z(x) × kNN density: k {s.k}, κ {s.kappa:g}, similarity τ {s.similarity_tau:g}, β {s.weight:.3f}, "
+                f"floor {s.floor:.3g}, τ {fit.tau:.4g}; mean log P(true cell) {fit.log_likelihood_before:.3f} → "
+                f"{fit.log_likelihood:.3f}, 90 % region holds the truth for {100 * fit.coverage:.1f} % of the fitting images"
+            )
+        return "\n".join(lines)
 
 
 class CalibrationError(ValueError):
@@ -135,7 +156,14 @@ def calibrate(geolocator, split: str = "val", n_images: int = FIT_IMAGES, resolu
         tau, best = fit_temperature(similarities, truth, offset)
         before = mean_log_likelihood(similarities, truth, trained, None if offset is None else offset(trained))
         fits.append(TemperatureFit(tau, best, before))
-    return Calibration(fits[0], fits[1], trained, split, len(indices), resolution)
+    subset = slice(0, NEIGHBOUR_FIT_IMAGES)
+    neighbour_similarities, neighbour_indices = geolocator.neighbour_index().search(data.features[indices[subset]], max(K_GRID))
+    fit_data = FitData(
+        similarities[subset], truth[subset], grid.vectors, grid.tree, grid.areas, neighbour_similarities,
+        geolocator.neighbour_index().vectors[neighbour_indices], offsets,
+    )
+    neighbours = fit_neighbours(fit_data, fits[1].tau, tau_bounds=TAU_BOUNDS)
+    return Calibration(fits[0], fits[1], trained, split, len(indices), resolution, neighbours)
 
 
 def save_calibration(run_dir: Path, calibration: Calibration) -> Path:
@@ -153,10 +181,14 @@ def load_calibration(run_dir: Path) -> Calibration | None:
     try:
         values = json.loads(path.read_text())
         fits = {name: TemperatureFit(**values.pop(name)) for name in ("plain", "normalised")}
-        calibration = Calibration(**fits, **values)
+        neighbours = values.pop("neighbours", None)
+        if neighbours is not None:
+            neighbours = NeighbourFit(**{**neighbours, "settings": NeighbourSettings(**neighbours["settings"])})
+        calibration = Calibration(**fits, **values, neighbours=neighbours)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
         raise CalibrationError(f"{path}: not a geolocation calibration ({error}); delete it or run `geolocate --calibrate` again") from None
     low, high = TAU_BOUNDS
-    if not all(isinstance(fit.tau, float) and low <= fit.tau <= high for fit in fits.values()):
+    taus = [fit.tau for fit in fits.values()] + ([] if neighbours is None else [neighbours.tau])
+    if not all(isinstance(tau, float) and low <= tau <= high for tau in taus):
         raise CalibrationError(f"{path}: a temperature outside [{low:g}, {high:g}]; run `geolocate --calibrate` again")
     return calibration

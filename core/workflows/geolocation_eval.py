@@ -5,6 +5,8 @@ location to:
 - ``CSP grid · top-1`` / ``CSP grid · weighted mean``: the most likely place of P(x | I) over the H3 grid,
   and the probability-weighted spherical mean of the grid's places; ``CSP grid ÷ Z(x)``: the same with
   each place's logit corrected by the image marginal (:class:`core.workflows.geolocate.ImageMarginal`);
+  ``CSP grid ÷ Z(x) × kNN density``: that, times the kernel density of the image's nearest training images' places
+  (:mod:`core.workflows.geolocation_neighbours`), when the run's calibration has fitted one;
 - ``CSP gallery · top-1`` / ``· weighted mean``: the same with the training locations as candidates;
 and, as baselines:
 - ``random point on the sphere`` (uniform on its area) and ``random training location`` (seeded);
@@ -33,6 +35,7 @@ import torch.nn.functional as F
 from core.coords import haversine_km, sample_sphere
 from core.files import atomic_write_bytes
 from core.workflows.geolocate import PRIOR_RESOLUTION, GallerySpec, Geolocator, GridSpec, LocationTerm, check_tau
+from core.workflows.geolocation_neighbours import NeighbourSettings
 from core.hexgrid import aggregate_counts, cell_centers
 
 THRESHOLDS_KM = (1.0, 25.0, 200.0, 750.0, 2500.0)
@@ -140,14 +143,15 @@ def density_mode(train_lonlat: np.ndarray, resolution: int = PRIOR_RESOLUTION) -
 
 def _csp_errors(
     geolocator: Geolocator, features: torch.Tensor, truth: np.ndarray, where: GridSpec | GallerySpec,
-    tau: float | None, terms: list[LocationTerm], normalise: bool, batch_size: int, report: Callable[[int], None],
+    tau: float | None, terms: list[LocationTerm], normalise: bool, neighbours: NeighbourSettings | None, batch_size: int,
+    report: Callable[[int], None],
 ) -> tuple[np.ndarray, np.ndarray, RegionStats]:
     """Errors in km of the top-1 place and of the weighted mean for each image, and its :class:`RegionStats`."""
     n = len(features)
     top1, mean, area, log_likelihood = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     inside = {mass: np.empty(n, dtype=bool) for mass in REGION_MASSES}
     for start in range(0, n, batch_size):
-        results = geolocator.locate(features[start : start + batch_size], where, tau, terms, normalise)
+        results = geolocator.locate(features[start : start + batch_size], where, tau, terms, normalise, neighbours)
         stop = start + len(results)
         best = np.array([[place.lon, place.lat] for place in (result.top(1)[0] for result in results)])
         centres = np.array([result.weighted_mean() for result in results])
@@ -169,8 +173,15 @@ def _tau_text(geolocator: Geolocator, tau: float | None) -> str:
     if geolocator.calibration is None:
         return f"{geolocator.tau:g} (trained; not calibrated)"
     calibration = geolocator.calibration
+    knn = "" if calibration.neighbours is None else f", × kNN density {calibration.tau(True, True):.4g}"
     return (f"calibrated on {calibration.n_images:,} {calibration.split} images: {calibration.tau(False):.4g}, "
-            f"÷ Z(x) {calibration.tau(True):.4g} (trained {calibration.trained_tau:g})")
+            f"÷ Z(x) {calibration.tau(True):.4g}{knn} (trained {calibration.trained_tau:g})")
+
+
+def _neighbours_text(settings: NeighbourSettings) -> str:
+    """The kNN density's fitted settings, for the report's settings line."""
+    return (f"k {settings.k}, κ {settings.kappa:g}, similarity τ {settings.similarity_tau:g}, β {settings.weight:.3g}, "
+            f"floor {settings.floor:.3g}")
 
 
 def evaluate_geolocation(
@@ -212,17 +223,20 @@ def evaluate_geolocation(
 
     rows: dict[str, dict[str, float]] = {}
     terms = [geolocator.density_prior()] if prior else []
-    candidates: list[tuple[str, GridSpec | GallerySpec, list[LocationTerm], bool]] = [
-        ("CSP grid", grid, terms, False), ("CSP grid ÷ Z(x)", grid, terms, True),
+    neighbours = geolocator.neighbour_settings
+    candidates: list[tuple[str, GridSpec | GallerySpec, list[LocationTerm], bool, NeighbourSettings | None]] = [
+        ("CSP grid", grid, terms, False, None), ("CSP grid ÷ Z(x)", grid, terms, True, None),
     ]
+    if neighbours is not None:
+        candidates.append(("CSP grid ÷ Z(x) × kNN density", grid, terms, True, neighbours))
     if gallery:
-        candidates.append(("CSP gallery", GallerySpec(grid.resolution), [], False))
+        candidates.append(("CSP gallery", GallerySpec(grid.resolution), [], False, None))
     passes = len(candidates)
-    for position, (name, where, extra, normalise) in enumerate(candidates):
+    for position, (name, where, extra, normalise, knn) in enumerate(candidates):
         def done_images(done: int, position: int = position, name: str = name) -> None:
             report((position + done / n) / (passes + 1), f"{name}: {done} of {n} images")
 
-        top1, mean, regions = _csp_errors(geolocator, features, truth, where, tau, extra, normalise, batch_size, done_images)
+        top1, mean, regions = _csp_errors(geolocator, features, truth, where, tau, extra, normalise, knn, batch_size, done_images)
         rows[f"{name} · top-1"] = error_summary(top1, regions=regions)
         rows[f"{name} · weighted mean"] = error_summary(mean, regions=regions)
 
@@ -239,5 +253,6 @@ def evaluate_geolocation(
         "τ": _tau_text(geolocator, tau),
         "prior": "training density" if prior else "none",
         "image features": geolocator.image_encoder_name,
+        **({} if neighbours is None else {"kNN density": _neighbours_text(neighbours)}),
     }
     return GeolocationReport(geolocator.run_dir.name, split, n, settings, rows)

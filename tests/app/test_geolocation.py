@@ -13,6 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from core.workflows import geolocate
 from core.workflows.geolocate import Geolocator
+from core.workflows.geolocation_calibration import CALIBRATION_FILE, Calibration, TemperatureFit, save_calibration
+from core.workflows.geolocation_neighbour_fit import NeighbourFit
+from core.workflows.geolocation_neighbours import NeighbourSettings
 from core.places import nearest_places
 from core.workflows.predict import read_photo
 from core.train.runner import run
@@ -102,6 +105,28 @@ def test_the_gallery_the_prior_and_a_class_change_the_places(geolocation_runs):
     at = ok(at.select_slider(key="predict_geolocation_resolution").set_value(5).run())
     at = ok(at.radio(key="predict_geolocation_candidates").set_value("grid").run())
     assert not at.error and len(at.dataframe[0].value) == 5
+
+
+def test_a_run_with_a_fitted_neighbour_density_combines_it_by_default(geolocation_runs, pretrain_run):
+    settings = NeighbourSettings(k=4, kappa=300.0, similarity_tau=0.1, weight=0.8, floor=0.1)
+    fit = Calibration(TemperatureFit(0.08, -8.0, -8.2), TemperatureFit(0.09, -8.1, -8.3), 0.1, "val", 30, 3,
+                      NeighbourFit(settings, 0.07, -7.9, -8.1, 0.9))
+    geolocation._geolocator.clear()
+    try:
+        save_calibration(pretrain_run, fit)
+        at = upload(open_page(PREDICT), "plain.png", photo_bytes("PNG", size=(64, 48)), "image/png")
+        assert at.checkbox(key=f"predict_geolocation_neighbours_{pretrain_run.name}").value
+        assert at.number_input(key=f"predict_geolocation_tau_{pretrain_run.name}_True_True").value == 0.07
+        geolocator = Geolocator(pretrain_run, data=geolocation_runs.data)
+        image = read_photo(photo_bytes("PNG", size=(64, 48))).image
+        expected = geolocator.locate_images([image], normalise=True, neighbours=settings)[0].top(5)
+        assert list(at.dataframe[0].value["latitude"]) == [round(p.lat, 3) for p in expected]
+        at = ok(at.checkbox(key=f"predict_geolocation_neighbours_{pretrain_run.name}").uncheck().run())
+        plain = geolocator.locate_images([image], normalise=True, tau=0.09)[0].top(5)
+        assert list(at.dataframe[0].value["latitude"]) == [round(p.lat, 3) for p in plain]
+    finally:
+        (pretrain_run / CALIBRATION_FILE).unlink(missing_ok=True)
+        geolocation._geolocator.clear()
 
 
 def test_without_a_csp_run_the_section_says_which_run_can_geolocate(runs, tmp_path, monkeypatch):
