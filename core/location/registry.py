@@ -139,15 +139,15 @@ ENCODINGS: dict[str, EncodingSpec] = {
         EncodingSpec(
             "multires",
             "spherical harmonics (L² features) beside a learned multi-resolution hash grid over the unit sphere "
-            "(Instant-NGP style, cells from ~1 000 km to ~15 km): detail where the training data is dense",
+            "(Instant-NGP style, cells from ~1 000 km to ~50 km): detail where the training data is dense",
             _plain(MultiResolutionEncoding),
             {
                 "degree": Param(10, f"number of harmonic degrees L (1..{MAX_DEGREE})", "int", degree_error),
-                "levels": Param(8, "hash-grid levels (resolutions)", "int", at_least(1)),
-                "features_per_level": Param(4, "learned features per level", "int", at_least(1)),
-                "log2_table_size": Param(14, "log2 of the rows of each level's table", "int", table_size_error),
+                "levels": Param(6, "hash-grid levels (resolutions)", "int", at_least(1)),
+                "features_per_level": Param(2, "learned features per level", "int", at_least(1)),
+                "log2_table_size": Param(18, "log2 of the rows of each level's table", "int", table_size_error),
                 "coarsest_km": Param(1000.0, "cell edge of the coarsest level in km", "float", positive),
-                "finest_km": Param(15.0, "cell edge of the finest level in km (<= coarsest_km)", "float", positive),
+                "finest_km": Param(50.0, "cell edge of the finest level in km (<= coarsest_km)", "float", positive),
             },
         ),
         EncodingSpec(

@@ -38,7 +38,7 @@ def test_levels_run_from_the_coarsest_to_the_finest_cell_edge():
 
 
 def test_untrained_encoding_is_the_harmonics_then_zeros():
-    encoder = build_location_encoder({"encoding": "multires", "encoding_params": {"degree": 6, "levels": 3}})
+    encoder = build_location_encoder({"encoding": "multires", "encoding_params": {"degree": 6, "levels": 3, "features_per_level": 4}})
     points = torch.tensor([PARIS, SYDNEY, (-180.0, 90.0), (179.9, -90.0)])
     features = encoder.features(points)
     assert features.shape == (4, 36 + 3 * 4)
@@ -55,7 +55,7 @@ def test_dense_levels_never_collide_and_fine_levels_hash_into_the_table():
 
 
 def test_the_blend_is_continuous_and_reads_detail_at_tens_of_km():
-    grid = _grid_with_random_table(levels=4, coarsest_km=1000.0, finest_km=20.0)
+    grid = _grid_with_random_table(levels=4, features_per_level=4, coarsest_km=1000.0, finest_km=20.0)
     origin = np.array([PARIS] * 3)
     near, far = (destination_lonlat(origin, np.array([0.0, 90.0, 200.0]), np.full(3, km)) for km in (0.01, 60.0))
     with torch.no_grad():
