@@ -111,8 +111,9 @@ def source_fingerprints() -> dict[str, dict[str, str]]:
     }
 
 
-def load_raster(key: str) -> GlobalRaster:
-    """Read a source raster (a trusted, packaged file) as a :class:`GlobalRaster`.
+def load_raster(key: str, mode: str | None = None) -> GlobalRaster:
+    """Read a source raster (a trusted, packaged file) as a :class:`GlobalRaster`, converted to the Pillow
+    ``mode`` when one is given (``"L"``: the luminance of an RGB image, a third of its memory).
 
     The 43200 × 21600 Köppen–Geiger raster is downsampled (nearest) to the 0.05° MODIS grid.
     """
@@ -120,6 +121,8 @@ def load_raster(key: str) -> GlobalRaster:
     with _trusted_large_images(), Image.open(path) as image:
         if key == "climate":
             image = image.resize(CLIMATE_GRID[::-1], Image.Resampling.NEAREST)
+        if mode is not None:
+            image = image.convert(mode)
         array = np.asarray(image)
     if array.shape[1] != 2 * array.shape[0]:
         raise DatasetError(path, f"expected a global 2:1 raster, got {array.shape[1]}×{array.shape[0]}")

@@ -16,6 +16,7 @@ from core.coords import sample_sphere, validate_lonlat
 from core.location import networks
 from core.location.encodings.geoclip import GeoCLIPEncoding
 from core.location.encodings.harmonics import MAX_DEGREE, SphericalHarmonicsEncoding, degree_error
+from core.location.encodings.multires import MultiResolutionEncoding, table_size_error
 from core.location.encodings.nerf import NeRFEncoding
 from core.location.encodings.rbf import RBFEncoding, kernel_size_error
 from core.location.encodings.rff import RFFEncoding
@@ -134,6 +135,20 @@ ENCODINGS: dict[str, EncodingSpec] = {
             _plain(SphericalHarmonicsEncoding),
             {"degree": Param(10, f"number of degrees L (1..{MAX_DEGREE})", "int", degree_error)},
             default_network="siren",
+        ),
+        EncodingSpec(
+            "multires",
+            "spherical harmonics (L² features) beside a learned multi-resolution hash grid over the unit sphere "
+            "(Instant-NGP style, cells from ~1 000 km to ~50 km): detail where the training data is dense",
+            _plain(MultiResolutionEncoding),
+            {
+                "degree": Param(10, f"number of harmonic degrees L (1..{MAX_DEGREE})", "int", degree_error),
+                "levels": Param(6, "hash-grid levels (resolutions)", "int", at_least(1)),
+                "features_per_level": Param(2, "learned features per level", "int", at_least(1)),
+                "log2_table_size": Param(18, "log2 of the rows of each level's table", "int", table_size_error),
+                "coarsest_km": Param(1000.0, "cell edge of the coarsest level in km", "float", positive),
+                "finest_km": Param(50.0, "cell edge of the finest level in km (<= coarsest_km)", "float", positive),
+            },
         ),
         EncodingSpec(
             "geoclip", "GeoCLIP: Equal Earth, RFF at σ ∈ {1, 16, 256}, one MLP per σ, summed (carries its own network)",

@@ -7,7 +7,11 @@ Embedded tasks (nothing downloaded; see :data:`EMBEDDED_TASKS`):
 - ``country``: country of the nearest GeoNames place (within 200 km; countries with fewer than
   :data:`MIN_CLASS_COUNT` points pooled as "other"), land points;
 - ``coast_distance``: signed km to the coastline (GSHHS land/sea mask; + land, − sea), points on the whole sphere;
-- ``settlement_density``: log10(1 + GeoNames places within 100 km), land points.
+- ``settlement_density``: log10(1 + GeoNames places within 100 km), land points;
+- ``landcover_diversity``: number of MCD12C1 classes in the 0.25° (~28 km) window around the point, land points;
+- ``relief_roughness``: standard deviation of the shaded relief's luminance in that window, land points.
+
+The last two vary over tens of km, to measure encoders that resolve more than the harmonics' few thousand km.
 
 Probe points are drawn uniformly on the sphere (restricted to MODIS land where the task says so) from a
 generator seeded with ``[PROBE_SEED_TAG, seed]``, a stream independent of the pre-training places (which
@@ -150,6 +154,14 @@ EMBEDDED_TASKS: dict[str, TaskSpec] = {
         TaskSpec(
             "settlement_density", "regression", "land", "log10(1 + GeoNames places within 100 km)",
             _everywhere(targets.settlement_density), "log10 count",
+        ),
+        TaskSpec(
+            "landcover_diversity", "regression", "land", "number of MCD12C1 land-cover classes within a 0.25° (~28 km) window",
+            _everywhere(targets.landcover_diversity), "classes",
+        ),
+        TaskSpec(
+            "relief_roughness", "regression", "land", "standard deviation of shaded-relief luminance within a 0.25° (~28 km) window",
+            _everywhere(targets.relief_roughness), "grey levels",
         ),
     )
 }

@@ -103,7 +103,7 @@ def test_a_short_run_is_launched_joined_and_shown_then_compared(manager):
 
 @pytest.mark.parametrize(
     ("key", "value", "named"),
-    [("pt_epochs", 0, "epochs"), ("pt_enc_spherical_harmonics_degree", 0, "degree"), ("pt_lr", -1.0, "optim.lr")],
+    [("pt_epochs", 0, "epochs"), ("pt_enc_multires_degree", 0, "degree"), ("pt_lr", -1.0, "optim.lr")],
 )
 def test_a_bad_value_shows_an_error_naming_the_field(manager, key, value, named):
     at = open_pretrain()

@@ -83,7 +83,7 @@ def test_list_encoders_covers_the_registry():
     by_kind = {kind: {r["name"]: r for r in rows if r["kind"] == kind} for kind in ("encoding", "network", "pretrained")}
     assert set(by_kind["encoding"]) == set(ENCODINGS) == {
         "wrap", "wrap_ffn", "tile", "xyz", "rbf", "rff", "nerf", "grid", "theory",
-        "sphereC", "sphereC+", "sphereM", "sphereM+", "dfs", "spherical_harmonics", "geoclip",
+        "sphereC", "sphereC+", "sphereM", "sphereM+", "dfs", "spherical_harmonics", "multires", "geoclip",
     }
     assert set(by_kind["network"]) == set(NETWORKS) >= {"linear", "fcnet", "mlp", "siren"}
     assert by_kind["encoding"]["grid"]["defaults"] == {"num_scales": 32, "r_min": 0.1, "r_max": 360.0}

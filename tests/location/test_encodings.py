@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from core.location import ENCODINGS, build_location_encoder
 
 ALL = sorted(ENCODINGS)
-PERIODIC_BY_ITSELF = ["nerf", "rbf", "rff", "spherical_harmonics", "tile", "wrap", "wrap_ffn", "xyz"]
+PERIODIC_BY_ITSELF = ["multires", "nerf", "rbf", "rff", "spherical_harmonics", "tile", "wrap", "wrap_ffn", "xyz"]
 """Encodings whose formula is 360°-periodic in longitude even before the entry wraps longitudes."""
 
 

@@ -30,7 +30,7 @@ FULL_POINTS, FEW_POINTS = 100_000, 2_000
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    """A one-epoch pre-training run with the default location encoder (spherical harmonics, FCNet, concat)."""
+    """A one-epoch pre-training run with the default location encoder (multires, FCNet, concat)."""
     _, data = tiny_feature_data(tmp_path_factory.getbasetemp() / "predict-tiny-data")
     config = RunConfig.from_dict({"stage": "pretrain", "epochs": 1, "batch_size": 64, "data": {"image_encoder": "small_cnn"}})
     return run(config, tmp_path_factory.mktemp("export-runs") / "20250101-000000-pretrain-export", data=data).run_dir
@@ -93,7 +93,7 @@ def test_the_folder_describes_itself(exported, trained_run):
     original = load_encoder(trained_run)
     config = json.loads((folder / CONFIG_FILE).read_text())
     assert config["format_version"] == FORMAT_VERSION and config["source"]["kind"] == "run"
-    assert config["encoder"]["encoding"]["name"] == "spherical_harmonics" and config["encoder"]["embedding"] == "concat"
+    assert config["encoder"]["encoding"]["name"] == "multires" and config["encoder"]["embedding"] == "concat"
     assert config["sizes"]["embedding_dim"] == original.embedding_dim == config["output"]["shape"][1]
     assert config["input"]["order"] == ["lon", "lat"] and config["input"]["units"] == "degrees"
     assert set(config["files"]) == {WEIGHTS_FILE, CARD_FILE, "encoder.onnx", "encoder.pt"}

@@ -6,7 +6,7 @@ import pytest
 from core.coords import sample_sphere
 from core.data.sources import IGBP_CLASSES
 from core.probes import embedded_task
-from core.probes.targets import is_land, signed_coast_distance_km
+from core.probes.targets import is_land, landcover_diversity, relief_roughness, signed_coast_distance_km
 from core.probes.tasks import probe_points, task_cache_path
 
 
@@ -40,3 +40,25 @@ def test_unknown_task_and_too_few_points():
         embedded_task("ndvi")
     with pytest.raises(ValueError, match="at least 50 points"):
         embedded_task("climate", 10)
+
+
+def test_fine_scale_targets_tell_rugged_and_mixed_places_from_uniform_ones():
+    # Everest, the Tian Shan by Ürümqi, Kansas, the Sahara
+    points = np.array([[86.93, 27.99], [87.0, 43.0], [-100.0, 40.0], [24.0, 23.0]])
+    roughness = relief_roughness(points)
+    assert roughness[:2].min() > 20 > 10 > roughness[2:].max()
+    # the Sahara (all barren), the Nile delta's edge at the sea (water, croplands, urban, barren)
+    assert landcover_diversity(np.array([[24.0, 23.0], [31.0, 31.5]])).tolist()[0] == 1
+    assert landcover_diversity(np.array([[31.0, 31.5]]))[0] >= 3
+
+
+@pytest.mark.parametrize("name", ["landcover_diversity", "relief_roughness"])
+def test_fine_scale_tasks_are_land_regressions_that_vary_within_tens_of_km(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("GEOCSP_CACHE", str(tmp_path))
+    task = embedded_task(name, 400)
+    assert task.kind == "regression" and len(task) == 400 and np.isfinite(task.target).all()
+    assert is_land(task.lonlat).mean() > 0.95
+    assert task.target.std() > 0
+    shifted = task.lonlat + np.array([0.3, 0.0])  # ~30 km east at the equator, less poleward
+    reader = {"landcover_diversity": landcover_diversity, "relief_roughness": relief_roughness}[name]
+    assert np.corrcoef(reader(shifted), task.target)[0, 1] < 0.9, "30 km away the target is already another one"
