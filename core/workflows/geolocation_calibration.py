@@ -157,10 +157,11 @@ def calibrate(geolocator, split: str = "val", n_images: int = FIT_IMAGES, resolu
         before = mean_log_likelihood(similarities, truth, trained, None if offset is None else offset(trained))
         fits.append(TemperatureFit(tau, best, before))
     subset = slice(0, NEIGHBOUR_FIT_IMAGES)
-    neighbour_similarities, neighbour_indices = geolocator.neighbour_index().search(data.features[indices[subset]], max(K_GRID))
+    index = geolocator.neighbour_index()
+    neighbour_similarities, neighbour_indices = index.search(data.features[indices[subset]], max(K_GRID))
     fit_data = FitData(
         similarities[subset], truth[subset], grid.vectors, grid.tree, grid.areas, neighbour_similarities,
-        geolocator.neighbour_index().vectors[neighbour_indices], offsets,
+        index.vectors[neighbour_indices], offsets,
     )
     neighbours = fit_neighbours(fit_data, fits[1].tau, tau_bounds=TAU_BOUNDS)
     return Calibration(fits[0], fits[1], trained, split, len(indices), resolution, neighbours)

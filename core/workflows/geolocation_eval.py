@@ -13,7 +13,8 @@ and, as baselines:
 - ``density mode``: the centre of the H3 cell (resolution :data:`core.workflows.geolocate.PRIOR_RESOLUTION`) holding
   the most training places, for every image;
 - ``image nearest neighbour``: the location of the training image with the most similar features (cosine
-  of features standardised on the training split) — the Im2GPS baseline (Hays & Efros, CVPR 2008).
+  of features standardised on the training split: :meth:`core.workflows.geolocation_neighbours.NeighbourIndex.search`,
+  the index the kNN density uses) — the Im2GPS baseline (Hays & Efros, CVPR 2008).
 Reported per method: % of images within 1 / 25 / 200 / 750 / 2 500 km (the Im2GPS scales GeoCLIP reports),
 median and mean error; for the CSP rows also their calibration: how often the true place lies in the 50 % and
 90 % credible regions (a calibrated P(x | I) puts it there for about 50 % and 90 % of the images), the median
@@ -30,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from core.coords import haversine_km, sample_sphere
 from core.files import atomic_write_bytes
@@ -119,20 +119,6 @@ class GeolocationReport:
         atomic_write_bytes(markdown, self.to_markdown().encode())
         atomic_write_bytes(csv, self.table().to_csv(float_format="%.4f").encode())
         return markdown, csv
-
-
-@torch.no_grad()
-def nearest_neighbour_locations(
-    train_features: torch.Tensor, train_lonlat: np.ndarray, query_features: torch.Tensor, batch_size: int = 1024
-) -> np.ndarray:
-    """(lon, lat) ``[Q, 2]`` of the training image most similar to each query (cosine of standardised features)."""
-    mean, scale = train_features.mean(0), train_features.std(0).clamp_min(1e-6)
-    train = F.normalize((train_features - mean) / scale, dim=-1)
-    best = [
-        (F.normalize((query_features[start : start + batch_size] - mean) / scale, dim=-1) @ train.T).argmax(1)
-        for start in range(0, len(query_features), batch_size)
-    ]
-    return train_lonlat[torch.cat(best).numpy()]
 
 
 def density_mode(train_lonlat: np.ndarray, resolution: int = PRIOR_RESOLUTION) -> np.ndarray:
@@ -244,8 +230,8 @@ def evaluate_geolocation(
     rows["random point on the sphere"] = error_summary(haversine_km(sample_sphere(n, rng), truth))
     rows["random training location"] = error_summary(haversine_km(train_lonlat[rng.integers(0, len(train), n)], truth))
     rows["density mode"] = error_summary(haversine_km(density_mode(train_lonlat)[None, :], truth))
-    nearest = nearest_neighbour_locations(data.features[train], train_lonlat, features)
-    rows["image nearest neighbour (Im2GPS)"] = error_summary(haversine_km(nearest, truth))
+    _, nearest = geolocator.neighbour_index().search(features, 1)  # the kNN density's index: one standardisation
+    rows["image nearest neighbour (Im2GPS)"] = error_summary(haversine_km(train_lonlat[nearest[:, 0]], truth))
     report(1.0, "done")
 
     settings = {

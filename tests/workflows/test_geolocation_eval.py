@@ -10,7 +10,8 @@ from core.workflows import geolocate
 from core.__main__ import main
 from core.coords import haversine_km
 from core.workflows.geolocate import Geolocator, GridSpec
-from core.workflows.geolocation_eval import THRESHOLDS_KM, density_mode, error_summary, evaluate_geolocation, nearest_neighbour_locations
+from core.workflows.geolocation_eval import THRESHOLDS_KM, density_mode, error_summary, evaluate_geolocation
+from core.workflows.geolocation_neighbours import NeighbourIndex
 from core.hexgrid import cell_centers, cells_of
 from core.train.runner import run
 from tests.workflows.test_geolocate import exact_data, write_exact_run
@@ -40,7 +41,8 @@ def test_the_baselines_are_the_density_mode_and_the_nearest_image():
     train = np.array([[10.0, 50.0], [10.1, 50.1], [10.2, 49.9], [-60.0, -20.0]])
     np.testing.assert_allclose(density_mode(train, resolution=1), cell_centers(cells_of(train[:1], 1))[0])
     features = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, -1.0]])
-    np.testing.assert_array_equal(nearest_neighbour_locations(features, train, features[[3, 0]] * 2.0), train[[3, 0]])
+    _, nearest = NeighbourIndex.build(features, train).search(features[[3, 0]] * 2.0, 1)
+    np.testing.assert_array_equal(train[nearest[:, 0]], train[[3, 0]])
 
 
 def test_exact_features_beat_every_baseline(tmp_path):
