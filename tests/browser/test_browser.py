@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from benchmarks.predict_browser import train_tiny_runs
 from core.location import load_encoder
@@ -85,6 +86,18 @@ def offline_page(app_url: str, path: str = "") -> Iterator[tuple]:
     """One page of :func:`offline_pages` and the URLs it requests."""
     with offline_pages(app_url, 1, path) as ([page], requests):
         yield page, requests
+
+
+def wait_until_idle(page, timeout_ms: int = 60_000) -> None:
+    """Wait until the app's script is not running (Streamlit shows its running icon after 500 ms of a run)."""
+    page.wait_for_timeout(700)
+    page.locator('[data-testid="stStatusWidgetRunningIcon"]').wait_for(state="detached", timeout=timeout_ms)
+
+
+def server_log_tail(lines: int = 40) -> str:
+    """The last ``lines`` lines of the test server's log, for a failure message."""
+    log = ARTIFACTS / "streamlit.log"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
 
 
 def screenshot(page, name: str) -> None:
@@ -217,8 +230,12 @@ def test_a_short_pretraining_run_launches_and_finishes_and_its_encoder_downloads
         screenshot(page, "pretrain")
 
         card.click()  # open the card: its encoder downloads as a zipped model folder, built on click
-        with page.expect_download(timeout=120_000) as download:
-            page.get_by_role("button", name=re.compile("Download the encoder")).first.click()
+        wait_until_idle(page)  # a rerun replaces the button's deferred file: click the one the last run made
+        try:  # the export traces the encoder to ONNX (10-20 s on this machine); Streamlit's client waits 180 s
+            with page.expect_download(timeout=170_000) as download:
+                page.get_by_role("button", name=re.compile("Download the encoder")).first.click()
+        except PlaywrightTimeoutError:
+            pytest.fail(f"no download came; the server's log ends with:\n{server_log_tail()}")
         archive = tmp_path / download.value.suggested_filename
         download.value.save_as(archive)
     with zipfile.ZipFile(archive) as zipped:
