@@ -8,7 +8,9 @@ default when the run's calibration has fitted one, see :mod:`core.workflows.geol
 Predict, with the page's location model P(y | x) — a class,
 then shows P(x | I) as a heatmap over H3 hexagons (probability per km², log scale, drawn
 with :mod:`geovis.hex_layer`), the 90 % credible region outlined, the top-5 places with their nearest GeoNames
-city and country and, when the true position is known, that position and the errors in km.
+city and country, the run's best guess when its calibration has chosen one (the place of one of the photo's most
+similar training images, re-ranked by CSP: :mod:`core.workflows.geolocation_rerank`) and, when the true position is
+known, that position and the errors in km.
 
 Geolocators are shared by all sessions (``st.cache_resource``: the location side is computed once per run);
 results and map layers are cached per (image, settings). Every failure is a message in the page.
@@ -58,6 +60,7 @@ DENSITY_DECADES = 3.0
 TOP_K = 5
 CANDIDATES = {"grid": "H3 grid", "gallery": "Training locations (GPS gallery)"}
 TRUE_COLOR, PLACE_COLOR, REGION_COLOR = "#ff1744", "#ffffff", "#e6007e"  # the region's magenta is not in viridis
+GUESS_COLOR = "#00e5ff"
 
 
 @dataclass(frozen=True)
@@ -138,12 +141,12 @@ def choose_settings(key: str, predictor: Predictor | None = None) -> tuple[Setti
     fitted = geolocator.neighbour_settings is not None
     neighbours = neighbours_col.checkbox(
         "Combine with the places of the most similar training photos (kNN density)", value=fitted,
-        key=f"{key}_neighbours_{run.name}", disabled=not fitted or candidates == "gallery",
-        help="P(x | I) × a kernel density over the places of the photo's nearest training images (in image-feature "
+        key=f"{key}_neighbours_{run.name}", disabled=not fitted or candidates == "gallery" or not normalise,
+        help="P(x | I) ÷ Z(x) × a kernel density over the places of the photo's nearest training images (in image-feature "
         "space), with the settings fitted on the run's validation images. "
-        + ("Grid only." if fitted else "This run has none fitted: `python -m core geolocate --run RUN --calibrate` fits one."),
+        + ("Grid and ÷ Z(x) only: the density is fitted with them." if fitted else "This run has none fitted: `python -m core geolocate --run RUN --calibrate` fits one."),
     )
-    neighbours = neighbours and fitted and candidates == "grid"
+    neighbours = neighbours and fitted and candidates == "grid" and normalise
     calibrated = geolocator.calibration is not None
     tau = tau_col.number_input(
         "Temperature τ", min_value=TAU_RANGE[0], max_value=TAU_RANGE[1], value=geolocator.default_tau(normalise, neighbours),
@@ -176,6 +179,15 @@ def _locate(
         terms.append(ClassCondition(_predictor, settings.class_index))
     neighbours = _geolocator.neighbour_settings if settings.neighbours else None
     return _geolocator.locate_images([_image], settings.where, settings.tau, terms, settings.normalise, neighbours)[0]
+
+
+@st.cache_resource(max_entries=16, show_spinner="Ranking the places of the most similar training photos…")
+def _best_guess(image_key: str, run_dir: str, _geolocator: Geolocator, _image: Image.Image) -> tuple[float, float] | None:
+    """The run's best guess (lon, lat) for the photo, cached per (image, run); None when its calibration chose none."""
+    if _geolocator.rerank_settings is None:
+        return None
+    lon, lat = _geolocator.best_guesses(_geolocator.encode_images([_image]))[0]
+    return float(lon), float(lat)
 
 
 def _densest(distribution: Geolocation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -257,8 +269,10 @@ def places_table(result: Geolocation, truth: tuple[float, float] | None = None, 
     return table
 
 
-def _markers(result: Geolocation, heat: Heatmap, truth: tuple[float, float] | None) -> folium.FeatureGroup:
-    """The region's outline, the top places (numbered) and the true position, drawn over the hexagons."""
+def _markers(
+    result: Geolocation, heat: Heatmap, truth: tuple[float, float] | None, guess: tuple[float, float] | None
+) -> folium.FeatureGroup:
+    """The region's outline, the top places (numbered), the best guess and the true position, over the hexagons."""
     group = folium.FeatureGroup(name="geolocation")
     folium.GeoJson(
         heat.region_outline, interactive=False,
@@ -269,6 +283,11 @@ def _markers(result: Geolocation, heat: Heatmap, truth: tuple[float, float] | No
             [place.lat, place.lon], radius=5, color="#000000", weight=1, fill=True, fill_color=PLACE_COLOR, fill_opacity=1.0,
             tooltip=folium.Tooltip(f"{rank}", permanent=rank == 1, direction="right"),
         ).add_to(group)
+    if guess is not None:
+        folium.RegularPolygonMarker(
+            [guess[1], guess[0]], number_of_sides=4, rotation=45, radius=8, color="#000000", weight=1, fill=True,
+            fill_color=GUESS_COLOR, fill_opacity=1.0, tooltip=folium.Tooltip("best guess", permanent=True, direction="left"),
+        ).add_to(group)
     if truth is not None:
         folium.CircleMarker(
             [truth[1], truth[0]], radius=8, color="#ffffff", weight=2, fill=True, fill_color=TRUE_COLOR, fill_opacity=1.0,
@@ -277,8 +296,11 @@ def _markers(result: Geolocation, heat: Heatmap, truth: tuple[float, float] | No
     return group
 
 
-def show_result(result: Geolocation, heat: Heatmap, truth: tuple[float, float] | None, key: str) -> None:
-    """The heatmap with the region and the places, the errors when ``truth`` is known, and the top-5 table."""
+def show_result(
+    result: Geolocation, heat: Heatmap, truth: tuple[float, float] | None, key: str, guess: tuple[float, float] | None = None
+) -> None:
+    """The heatmap with the region, the places and the best ``guess``, the errors when ``truth`` is known, and the
+    top-5 table."""
     try:
         world = maps.base_map(basemap="outlines")
     except MissingAssetsError as error:
@@ -287,7 +309,7 @@ def show_result(result: Geolocation, heat: Heatmap, truth: tuple[float, float] |
         maps.add_hex_layer(world, heat.hexagons, fill_opacity=0.75)
         st_folium(
             world, key=f"{key}_map", height=430, use_container_width=True, returned_objects=[],
-            feature_group_to_add=_markers(result, heat, truth),
+            feature_group_to_add=_markers(result, heat, truth, guess),
         )
     display, (coarsest, finest) = heat.display, heat.drawn_resolutions
     resolutions = str(coarsest) if coarsest == finest else f"{coarsest}–{finest}"
@@ -297,16 +319,21 @@ def show_result(result: Geolocation, heat: Heatmap, truth: tuple[float, float] |
         f"({heat.drawn_mass:.0%} of the probability) coloured by probability per km² (log scale, yellow = most likely); "
         f"magenta outline: the {REGION_MASS:.0%} credible region ({len(display.credible_region(REGION_MASS)):,} "
         f"hexagons, {display.credible_area_km2(REGION_MASS):,.0f} km²); white dots: the top {TOP_K} places."
+        + ("" if guess is None else
+           " Cyan diamond: the best guess, from the photo alone — the place of one of its most similar training photos, the "
+           "one CSP ranks first (chosen on the run's validation images; the single answer nearest the truth most often).")
     )
     if truth is not None:
         best = result.top(1)[0]
         top1_km = float(haversine_km([best.lon, best.lat], truth))
         mean_km = float(haversine_km(result.weighted_mean(), truth))
         inside = display.region_contains(truth, REGION_MASS)
-        columns = st.columns(3)
+        columns = st.columns(3 if guess is None else 4)
         columns[0].metric("Error of the top place", f"{top1_km:,.0f} km")
         columns[1].metric("Error of the weighted mean", f"{mean_km:,.0f} km")
         columns[2].metric(f"True position in the {REGION_MASS:.0%} region", "yes" if inside else "no")
+        if guess is not None:
+            columns[3].metric("Error of the best guess", f"{float(haversine_km(guess, truth)):,.0f} km")
     st.dataframe(places_table(result, truth), hide_index=True, key=f"{key}_places")
     with st.expander("Download P(x | I) over the hexagons as a GIS layer"):
         gis_widgets.download_buttons(lambda: heatmap_layer(result), "geolocation_heatmap", key, len(result.cell_distribution[0]))
@@ -325,11 +352,13 @@ def _section(
         return
     settings, geolocator = chosen
     try:
-        result = _locate(image_key, settings, geolocator, image_source(geolocator), predictor)
+        image = image_source(geolocator)
+        result = _locate(image_key, settings, geolocator, image, predictor)
+        guess = _best_guess(image_key, settings.run_dir, geolocator, image)
     except (GeolocationError, OSError, ValueError) as error:
         st.error(f"The photo could not be geolocated: {escape_markdown(error)}")
         return
-    show_result(result, _heatmap(image_key, settings, result), truth, key)
+    show_result(result, _heatmap(image_key, settings, result), truth, key, guess)
 
 
 @st.fragment

@@ -79,6 +79,7 @@ from core.train.records import BEST
 from core.train.tasks import CSPModel
 from core.workflows.geolocation_calibration import Calibration, CalibrationError, load_calibration
 from core.workflows.geolocation_neighbours import NeighbourDensity, NeighbourIndex, NeighbourSettings
+from core.workflows.geolocation_rerank import NeighbourCandidates, RerankSettings
 
 GEOLOCATION_STAGE = "pretrain"
 MAX_FULL_RESOLUTION = 3
@@ -468,6 +469,12 @@ class Geolocator:
         return None if fit is None else fit.settings
 
     @property
+    def rerank_settings(self) -> RerankSettings | None:
+        """The re-ranking of the image's neighbours chosen with the run's calibration (None when it has none)."""
+        fit = None if self.calibration is None else self.calibration.rerank
+        return None if fit is None else fit.settings
+
+    @property
     def image_encoder_name(self) -> str:
         return self.config.data.image_encoder
 
@@ -630,6 +637,16 @@ class Geolocator:
                 self._refine(result, query, where, tau, terms, density) for result, query, density in zip(results, queries, per_image)
             ]
         return results
+
+    def best_guesses(self, features: torch.Tensor, settings: RerankSettings | None = None, tau: float | None = None) -> np.ndarray:
+        """One (lon, lat) per row of image features ``[B, F]``: the place of one of the image's nearest training images,
+        re-ranked by CSP ÷ Z(x) (:mod:`core.workflows.geolocation_rerank`; ``settings``: the run's, ``tau``: its ÷ Z(x)
+        one, by default). :class:`GeolocationError` when the run has no fitted re-ranking and none is given."""
+        settings = settings or self.rerank_settings
+        if settings is None:
+            raise GeolocationError("this run has no fitted re-ranking of the image's neighbours: run `geolocate --calibrate`")
+        tau = check_tau(self.default_tau(True) if tau is None else tau)
+        return NeighbourCandidates.gather(self, features, settings.k, tau).choose(settings)
 
     def locate_images(
         self,

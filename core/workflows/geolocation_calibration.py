@@ -13,8 +13,10 @@ computed once, and each trial τ costs one log-sum-exp over them.
 
 The same calibration then fits the kNN density that multiplies the ÷ Z(x) variant
 (:mod:`core.workflows.geolocation_neighbours`, fitted by :mod:`core.workflows.geolocation_neighbour_fit`) on the
-first :data:`NEIGHBOUR_FIT_IMAGES` of those images, and stores it beside the temperatures (``neighbours``; files
-written before it have none, and load without it).
+first :data:`NEIGHBOUR_FIT_IMAGES` of those images, and stores it beside the temperatures (``neighbours``), and
+chooses how CSP re-ranks each image's nearest training images' places for a point estimate
+(:mod:`core.workflows.geolocation_rerank`) on all of them (``rerank``). Files written before either have none, and
+load without it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from core.files import atomic_write_json
 from core.hexgrid import cells_of
 from core.workflows.geolocation_neighbour_fit import K_GRID, FitData, NeighbourFit, fit_neighbours
 from core.workflows.geolocation_neighbours import NeighbourSettings
+from core.workflows.geolocation_rerank import K_GRID as RERANK_K_GRID
+from core.workflows.geolocation_rerank import NeighbourCandidates, RerankFit, RerankSettings, fit_rerank
 
 CALIBRATION_FILE = "geolocation-calibration.json"
 #: Images of the fitting split used at most (a seeded subset): 2 000 × 41 162 cells is 330 MB of float32 similarities.
@@ -58,7 +62,8 @@ class TemperatureFit:
 @dataclass(frozen=True)
 class Calibration:
     """The fitted temperatures of a run: ``plain`` for P(x | I), ``normalised`` for P(x | I) ÷ Z(x), and
-    ``neighbours``, the kNN density fitted to multiply the ÷ Z(x) variant (None in files written before it)."""
+    ``neighbours``, the kNN density fitted to multiply the ÷ Z(x) variant, and ``rerank``, the re-ranking of the
+    image's neighbours chosen for a point estimate (each None in files written before it)."""
 
     plain: TemperatureFit
     normalised: TemperatureFit
@@ -67,6 +72,7 @@ class Calibration:
     n_images: int
     resolution: int
     neighbours: NeighbourFit | None = None
+    rerank: RerankFit | None = None
 
     def tau(self, normalise: bool, neighbours: bool = False) -> float:
         """The calibrated τ of the variant (``neighbours``: the one fitted with the kNN density, when there is one)."""
@@ -87,6 +93,15 @@ class Calibration:
                 f"P(x | I) ÷ Z(x) × kNN density: k {s.k}, κ {s.kappa:g}, similarity τ {s.similarity_tau:g}, β {s.weight:.3f}, "
                 f"floor {s.floor:.3g}, τ {fit.tau:.4g}; mean log P(true cell) {fit.log_likelihood_before:.3f} → "
                 f"{fit.log_likelihood:.3f}, 90 % region holds the truth for {100 * fit.coverage:.1f} % of the fitting images"
+            )
+        if self.rerank is not None:
+            s, fit = self.rerank.settings, self.rerank
+            within = " / ".join(f"{fit.within[key]:.1f}" for key in fit.within)
+            nearest = " / ".join(f"{fit.nearest_within[key]:.1f}" for key in fit.nearest_within)
+            lines.append(
+                f"image neighbours re-ranked by CSP ÷ Z(x): k {s.k}, κ {s.kappa:g}, similarity τ {s.similarity_tau:g}, "
+                f"CSP weight {s.csp_weight:g}; within {' / '.join(fit.within)} km: {within} % of the {fit.n_images:,} "
+                f"fitting images (the nearest image alone: {nearest} %)"
             )
         return "\n".join(lines)
 
@@ -164,7 +179,9 @@ def calibrate(geolocator, split: str = "val", n_images: int = FIT_IMAGES, resolu
         index.vectors[neighbour_indices], offsets,
     )
     neighbours = fit_neighbours(fit_data, fits[1].tau, tau_bounds=TAU_BOUNDS)
-    return Calibration(fits[0], fits[1], trained, split, len(indices), resolution, neighbours)
+    candidates = NeighbourCandidates.gather(geolocator, data.features[indices], max(RERANK_K_GRID), fits[1].tau)
+    rerank = fit_rerank(candidates, data.lonlat[indices].numpy().astype(np.float64))
+    return Calibration(fits[0], fits[1], trained, split, len(indices), resolution, neighbours, rerank)
 
 
 def save_calibration(run_dir: Path, calibration: Calibration) -> Path:
@@ -185,7 +202,10 @@ def load_calibration(run_dir: Path) -> Calibration | None:
         neighbours = values.pop("neighbours", None)
         if neighbours is not None:
             neighbours = NeighbourFit(**{**neighbours, "settings": NeighbourSettings(**neighbours["settings"])})
-        calibration = Calibration(**fits, **values, neighbours=neighbours)
+        rerank = values.pop("rerank", None)
+        if rerank is not None:
+            rerank = RerankFit(**{**rerank, "settings": RerankSettings(**rerank["settings"])})
+        calibration = Calibration(**fits, **values, neighbours=neighbours, rerank=rerank)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
         raise CalibrationError(f"{path}: not a geolocation calibration ({error}); delete it or run `geolocate --calibrate` again") from None
     low, high = TAU_BOUNDS

@@ -8,6 +8,9 @@ location to:
   ``CSP grid ÷ Z(x) × kNN density``: that, times the kernel density of the image's nearest training images' places
   (:mod:`core.workflows.geolocation_neighbours`), when the run's calibration has fitted one;
 - ``CSP gallery · top-1`` / ``· weighted mean``: the same with the training locations as candidates;
+- ``image neighbours re-ranked by CSP ÷ Z(x)``: the place of one of the image's nearest training images, the one CSP
+  ranks first (:mod:`core.workflows.geolocation_rerank`), when the run's calibration has chosen a re-ranking: a
+  point estimate, without credible regions;
 and, as baselines:
 - ``random point on the sphere`` (uniform on its area) and ``random training location`` (seeded);
 - ``density mode``: the centre of the H3 cell (resolution :data:`core.workflows.geolocate.PRIOR_RESOLUTION`) holding
@@ -36,9 +39,11 @@ from core.coords import haversine_km, sample_sphere
 from core.files import atomic_write_bytes
 from core.workflows.geolocate import PRIOR_RESOLUTION, GallerySpec, Geolocator, GridSpec, LocationTerm, check_tau
 from core.workflows.geolocation_neighbours import NeighbourSettings
+from core.workflows.geolocation_rerank import RerankSettings
 from core.hexgrid import aggregate_counts, cell_centers
 
 THRESHOLDS_KM = (1.0, 25.0, 200.0, 750.0, 2500.0)
+RERANK_ROW = "image neighbours re-ranked by CSP ÷ Z(x)"
 REGION_MASSES = (0.5, 0.9)
 AREA_MASS = 0.9
 SPLITS = ("train", "val", "test")
@@ -170,6 +175,11 @@ def _neighbours_text(settings: NeighbourSettings) -> str:
             f"floor {settings.floor:.3g}")
 
 
+def _rerank_text(settings: RerankSettings) -> str:
+    """The re-ranking's chosen settings, for the report's settings line."""
+    return f"k {settings.k}, κ {settings.kappa:g}, similarity τ {settings.similarity_tau:g}, CSP weight {settings.csp_weight:g}"
+
+
 def evaluate_geolocation(
     geolocator: Geolocator,
     split: str = "test",
@@ -226,6 +236,11 @@ def evaluate_geolocation(
         rows[f"{name} · top-1"] = error_summary(top1, regions=regions)
         rows[f"{name} · weighted mean"] = error_summary(mean, regions=regions)
 
+    rerank = geolocator.rerank_settings
+    if rerank is not None:
+        report(passes / (passes + 1), "image neighbours re-ranked by CSP")
+        guesses = np.concatenate([geolocator.best_guesses(features[start : start + batch_size], rerank) for start in range(0, n, batch_size)])
+        rows[f"{RERANK_ROW} · top-1"] = error_summary(haversine_km(guesses, truth))
     report(passes / (passes + 1), "baselines")
     rows["random point on the sphere"] = error_summary(haversine_km(sample_sphere(n, rng), truth))
     rows["random training location"] = error_summary(haversine_km(train_lonlat[rng.integers(0, len(train), n)], truth))
@@ -240,5 +255,6 @@ def evaluate_geolocation(
         "prior": "training density" if prior else "none",
         "image features": geolocator.image_encoder_name,
         **({} if neighbours is None else {"kNN density": _neighbours_text(neighbours)}),
+        **({} if rerank is None else {"re-ranking": _rerank_text(rerank)}),
     }
     return GeolocationReport(geolocator.run_dir.name, split, n, settings, rows)

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.coords import haversine_km
 from core.workflows import geolocate
 from core.workflows.geolocate import Geolocator
 from core.workflows.geolocation_calibration import CALIBRATION_FILE, Calibration, TemperatureFit, save_calibration
 from core.workflows.geolocation_neighbour_fit import NeighbourFit
 from core.workflows.geolocation_neighbours import NeighbourSettings
+from core.workflows.geolocation_rerank import RerankFit, RerankSettings
 from core.places import nearest_places
 from core.workflows.predict import read_photo
 from core.train.runner import run
@@ -124,6 +126,33 @@ def test_a_run_with_a_fitted_neighbour_density_combines_it_by_default(geolocatio
         at = ok(at.checkbox(key=f"predict_geolocation_neighbours_{pretrain_run.name}").uncheck().run())
         plain = geolocator.locate_images([image], normalise=True, tau=0.09)[0].top(5)
         assert list(at.dataframe[0].value["latitude"]) == [round(p.lat, 3) for p in plain]
+        at = ok(at.checkbox(key=f"predict_geolocation_neighbours_{pretrain_run.name}").check().run())
+        at = ok(at.checkbox(key="predict_geolocation_normalise").uncheck().run())
+        assert at.checkbox(key=f"predict_geolocation_neighbours_{pretrain_run.name}").disabled, "fitted with ÷ Z(x) only"
+        without = geolocator.locate_images([image], normalise=False, tau=0.08)[0].top(5)
+        assert list(at.dataframe[0].value["latitude"]) == [round(p.lat, 3) for p in without]
+    finally:
+        (pretrain_run / CALIBRATION_FILE).unlink(missing_ok=True)
+        geolocation._geolocator.clear()
+
+
+def test_a_run_with_a_chosen_re_ranking_pins_its_best_guess_and_its_error(geolocation_runs, pretrain_run):
+    settings = RerankSettings(k=8, kappa=1e4, similarity_tau=0.05, csp_weight=2.0)
+    fit = Calibration(TemperatureFit(0.08, -8.0, -8.2), TemperatureFit(0.09, -8.1, -8.3), 0.1, "val", 30, 3, None,
+                      RerankFit(settings, {"200": 1.0}, {"200": 0.5}, 30))
+    geolocation._geolocator.clear()
+    try:
+        save_calibration(pretrain_run, fit)
+        at = upload(open_page(PREDICT), "sydney.jpg", jpeg_with_gps_bytes(-33.8568, 151.2153, size=(96, 64)))
+        at = ok(at.toggle(key="geolocate_photo").set_value(True).run())
+        geolocator = Geolocator(pretrain_run, data=geolocation_runs.data)
+        image = read_photo(jpeg_with_gps_bytes(-33.8568, 151.2153, size=(96, 64))).image
+        guess = geolocator.best_guesses(geolocator.encode_images([image]), settings)[0]
+        errors = {m.label: m.value for m in at.metric}
+        assert errors["Error of the best guess"] == f"{float(haversine_km(guess, (151.2153, -33.8568))):,.0f} km"
+        drawn = geolocation_map(at)["feature_group"]
+        assert "best guess" in drawn and geolocation.GUESS_COLOR in drawn and f"{guess[1]}" in drawn
+        assert any("Cyan diamond: the best guess" in c.value for c in at.caption)
     finally:
         (pretrain_run / CALIBRATION_FILE).unlink(missing_ok=True)
         geolocation._geolocator.clear()

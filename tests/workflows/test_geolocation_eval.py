@@ -117,5 +117,6 @@ def test_the_command_line_calibrates_the_run_then_uses_its_temperatures(tiny_pre
     assert "P(x | I): τ " in out and "P(x | I) ÷ Z(x): τ " in out and (copy / CALIBRATION_FILE).is_file()
     assert "calibrated on " in out and "| CSP grid · top-1 |" in out and "in 50 % region (%)" in out
     assert "P(x | I) ÷ Z(x) × kNN density: k " in out and "| CSP grid ÷ Z(x) × kNN density · top-1 |" in out
+    assert "image neighbours re-ranked by CSP ÷ Z(x): k " in out and "| image neighbours re-ranked by CSP ÷ Z(x) · top-1 |" in out
     assert main(["geolocate", "--uncalibrated", *arguments]) == 0
     assert "τ 0.1," in capsys.readouterr().out, "the trained temperature, as asked"
