@@ -284,9 +284,9 @@ def _markers(
             tooltip=folium.Tooltip(f"{rank}", permanent=rank == 1, direction="right"),
         ).add_to(group)
     if guess is not None:
-        folium.RegularPolygonMarker(
-            [guess[1], guess[0]], number_of_sides=4, rotation=45, radius=8, color="#000000", weight=1, fill=True,
-            fill_color=GUESS_COLOR, fill_opacity=1.0, tooltip=folium.Tooltip("best guess", permanent=True, direction="left"),
+        folium.CircleMarker(  # a core Leaflet marker: folium's polygon markers fetch a plugin from a CDN
+            [guess[1], guess[0]], radius=7, color="#000000", weight=1.5, fill=True, fill_color=GUESS_COLOR, fill_opacity=1.0,
+            tooltip=folium.Tooltip("best guess", permanent=True, direction="left"),
         ).add_to(group)
     if truth is not None:
         folium.CircleMarker(
@@ -320,7 +320,7 @@ def show_result(
         f"magenta outline: the {REGION_MASS:.0%} credible region ({len(display.credible_region(REGION_MASS)):,} "
         f"hexagons, {display.credible_area_km2(REGION_MASS):,.0f} km²); white dots: the top {TOP_K} places."
         + ("" if guess is None else
-           " Cyan diamond: the best guess, from the photo alone — the place of one of its most similar training photos, the "
+           " Cyan dot: the best guess, from the photo alone — the place of one of its most similar training photos, the "
            "one CSP ranks first (chosen on the run's validation images; the single answer nearest the truth most often).")
     )
     if truth is not None:

@@ -152,7 +152,7 @@ def test_a_run_with_a_chosen_re_ranking_pins_its_best_guess_and_its_error(geoloc
         assert errors["Error of the best guess"] == f"{float(haversine_km(guess, (151.2153, -33.8568))):,.0f} km"
         drawn = geolocation_map(at)["feature_group"]
         assert "best guess" in drawn and geolocation.GUESS_COLOR in drawn and f"{guess[1]}" in drawn
-        assert any("Cyan diamond: the best guess" in c.value for c in at.caption)
+        assert any("Cyan dot: the best guess" in c.value for c in at.caption)
     finally:
         (pretrain_run / CALIBRATION_FILE).unlink(missing_ok=True)
         geolocation._geolocator.clear()
