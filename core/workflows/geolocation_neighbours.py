@@ -32,6 +32,18 @@ KERNEL_CUTOFF = 20.0
 MAX_NEIGHBOURS = 256
 
 
+def check_neighbour_count(k: object, high: int | None = None) -> None:
+    """Refuse ``k`` by name unless it is an integer ≥ 1 (and ≤ ``high`` when given)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1 or (high is not None and k > high):
+        raise ValueError(f"k must be {'a positive integer' if high is None else f'an integer in 1..{high}'}, got {k!r}")
+
+
+def check_number(name: str, value: object, positive: bool) -> None:
+    """Refuse ``value`` by ``name`` unless it is a finite number > 0 (``positive``) or ≥ 0."""
+    if not (isinstance(value, (int, float)) and (0.0 < value if positive else 0.0 <= value) and value < math.inf):
+        raise ValueError(f"{name} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
+
+
 @dataclass(frozen=True)
 class NeighbourSettings:
     """The kNN density's hyper-parameters: ``k`` neighbours weighted by softmax(similarity / ``similarity_tau``), vMF
@@ -44,13 +56,10 @@ class NeighbourSettings:
     floor: float
 
     def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= MAX_NEIGHBOURS:
-            raise ValueError(f"k must be an integer in 1..{MAX_NEIGHBOURS}, got {self.k!r}")
+        check_neighbour_count(self.k, MAX_NEIGHBOURS)
         for name in ("kappa", "similarity_tau"):
-            if not (isinstance(getattr(self, name), (int, float)) and 0.0 < getattr(self, name) < math.inf):
-                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
-        if not (isinstance(self.weight, (int, float)) and 0.0 <= self.weight < math.inf):
-            raise ValueError(f"weight must be a non-negative number, got {self.weight!r}")
+            check_number(name, getattr(self, name), positive=True)
+        check_number("weight", self.weight, positive=False)
         if not (isinstance(self.floor, (int, float)) and 0.0 < self.floor <= 1.0):
             raise ValueError(f"floor must be in (0, 1], got {self.floor!r}")
 

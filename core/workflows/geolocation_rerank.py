@@ -21,7 +21,6 @@ CSP ÷ Z(x) × kNN density.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ import torch
 from scipy.special import logsumexp
 
 from core.coords import haversine_km, unit_vectors
-from core.workflows.geolocation_neighbours import log_vmf_normaliser
+from core.workflows.geolocation_neighbours import check_neighbour_count, check_number, log_vmf_normaliser
 
 SCALES_KM = (200.0, 750.0, 2500.0)
 """The Im2GPS scales the settings are chosen for (their mean share of images within)."""
@@ -51,13 +50,10 @@ class RerankSettings:
     csp_weight: float
 
     def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
-            raise ValueError(f"k must be a positive integer, got {self.k!r}")
+        check_neighbour_count(self.k)
         for name in ("kappa", "similarity_tau"):
-            if not (isinstance(getattr(self, name), (int, float)) and 0.0 < getattr(self, name) < math.inf):
-                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
-        if not (isinstance(self.csp_weight, (int, float)) and 0.0 <= self.csp_weight < math.inf):
-            raise ValueError(f"csp_weight must be a non-negative number, got {self.csp_weight!r}")
+            check_number(name, getattr(self, name), positive=True)
+        check_number("csp_weight", self.csp_weight, positive=False)
 
 
 @dataclass(frozen=True)
